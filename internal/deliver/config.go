@@ -1,0 +1,145 @@
+// Package deliver is the deliverer: it consumes delivery requests from the
+// WEBHOOKS durable pull consumer, signs and POSTs each attempt, and turns
+// the retry decision into exactly one JetStream action: Ack when
+// delivered, NakWithDelay when a retry is due, and for exhausted or
+// terminal events a publish to WEBHOOKS_UNDELIVERED (awaited) followed by
+// Term. It records the latest state of every event on WEBHOOKS_OUTCOMES.
+//
+// Any number of deliverer processes may bind to the same consumer.
+package deliver
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/sixtyfour-oss/webhooks/internal/streams"
+	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
+	"github.com/sixtyfour-oss/webhooks/pkg/retry"
+)
+
+// Defaults for Config.
+const (
+	// DefaultConcurrency is how many deliveries one process works on at once.
+	DefaultConcurrency = 512
+	// DefaultPrefetch is how many messages the client buffers ahead of the
+	// workers. Buffered messages count against AckWait, so it stays small.
+	DefaultPrefetch = 256
+	// DefaultPerHostConcurrency bounds simultaneous attempts to one
+	// destination host, so one slow host cannot hold every worker.
+	DefaultPerHostConcurrency = 64
+	// DefaultMaxWaiting is how many messages may wait for a busy host
+	// without holding a worker slot.
+	DefaultMaxWaiting = 4096
+	// DefaultDeadLetterRetryDelay is how long a message waits before the
+	// next try when writing it to the undelivered stream failed.
+	DefaultDeadLetterRetryDelay = 5 * time.Second
+	// DefaultShutdownTimeout bounds how long in-flight attempts may run
+	// after shutdown starts; what is left is redelivered later.
+	DefaultShutdownTimeout = 30 * time.Second
+	// DefaultBodyDrainLimit is how much of a response body is read (then
+	// discarded) beyond the kept excerpt, so the connection can be reused.
+	DefaultBodyDrainLimit = 64 << 10
+)
+
+// ErrInvalidConfig wraps every Config validation error.
+var ErrInvalidConfig = errors.New("invalid deliverer config")
+
+// Config configures a Deliverer. Zero fields take their defaults.
+type Config struct {
+	// Streams names the JetStream resources. Zero fields take the streams defaults.
+	Streams streams.Config
+	// Policy decides retries. Defaults to retry.NewPolicy() (1s, 2s, 4s,
+	// 8s, 16s; six attempts).
+	Policy retry.Policy
+	// URLs decides whether plain-http destinations are accepted. Defaults to https only.
+	URLs envelope.URLPolicy
+	// Concurrency is the most attempts in flight. Defaults to DefaultConcurrency.
+	Concurrency int
+	// Prefetch is the client-side message buffer. Defaults to DefaultPrefetch.
+	Prefetch int
+	// PerHostConcurrency bounds attempts in flight to one host. Defaults to
+	// DefaultPerHostConcurrency.
+	PerHostConcurrency int
+	// MaxWaiting bounds the messages waiting for a busy host's slot
+	// without holding a worker slot. Defaults to DefaultMaxWaiting.
+	MaxWaiting int
+	// HeartbeatInterval is how often a long attempt tells the server it is
+	// still in progress. Defaults to a third of the consumer's AckWait.
+	HeartbeatInterval time.Duration
+	// DeadLetterRetryDelay: see DefaultDeadLetterRetryDelay.
+	DeadLetterRetryDelay time.Duration
+	// ShutdownTimeout: see DefaultShutdownTimeout.
+	ShutdownTimeout time.Duration
+	// Now is the clock. Defaults to time.Now.
+	Now func() time.Time
+	// Logger receives one line per attempt and lifecycle events. Defaults to
+	// a disabled logger.
+	Logger *zerolog.Logger
+}
+
+// withDefaults returns c with zero fields defaulted.
+func (c Config) withDefaults() Config {
+	c.Streams = c.Streams.WithDefaults()
+	if c.Policy.Schedule == nil {
+		c.Policy = retry.NewPolicy()
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = DefaultConcurrency
+	}
+	if c.Prefetch == 0 {
+		c.Prefetch = min(DefaultPrefetch, c.Concurrency)
+	}
+	if c.PerHostConcurrency == 0 {
+		c.PerHostConcurrency = min(DefaultPerHostConcurrency, c.Concurrency)
+	}
+	if c.MaxWaiting == 0 {
+		c.MaxWaiting = DefaultMaxWaiting
+	}
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = c.Streams.AckWait / 3
+	}
+	if c.DeadLetterRetryDelay == 0 {
+		c.DeadLetterRetryDelay = DefaultDeadLetterRetryDelay
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		nop := zerolog.Nop()
+		c.Logger = &nop
+	}
+	return c
+}
+
+// validate checks a defaulted config; errors name the field.
+func (c Config) validate() error {
+	if err := c.Streams.Validate(); err != nil {
+		return err
+	}
+	if err := c.Policy.Validate(); err != nil {
+		return fmt.Errorf("%w: Policy: %w", ErrInvalidConfig, err)
+	}
+	switch {
+	case c.Concurrency < 1:
+		return fmt.Errorf("%w: Concurrency = %d, want >= 1", ErrInvalidConfig, c.Concurrency)
+	case c.Prefetch < 1:
+		return fmt.Errorf("%w: Prefetch = %d, want >= 1", ErrInvalidConfig, c.Prefetch)
+	case c.PerHostConcurrency < 1 || c.PerHostConcurrency > c.Concurrency:
+		return fmt.Errorf("%w: PerHostConcurrency = %d, want 1..Concurrency (%d)", ErrInvalidConfig, c.PerHostConcurrency, c.Concurrency)
+	case c.MaxWaiting < 1:
+		return fmt.Errorf("%w: MaxWaiting = %d, want >= 1", ErrInvalidConfig, c.MaxWaiting)
+	case c.HeartbeatInterval <= 0 || c.HeartbeatInterval >= c.Streams.AckWait:
+		return fmt.Errorf("%w: HeartbeatInterval = %v, want > 0 and < AckWait (%v)", ErrInvalidConfig, c.HeartbeatInterval, c.Streams.AckWait)
+	case c.DeadLetterRetryDelay <= 0:
+		return fmt.Errorf("%w: DeadLetterRetryDelay = %v, want > 0", ErrInvalidConfig, c.DeadLetterRetryDelay)
+	case c.ShutdownTimeout <= 0:
+		return fmt.Errorf("%w: ShutdownTimeout = %v, want > 0", ErrInvalidConfig, c.ShutdownTimeout)
+	}
+	return nil
+}

@@ -1,0 +1,157 @@
+package deliver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+)
+
+// SecretSource returns the secrets to sign an organization's delivery with
+// at time now, newest first: nil for an organization without a secret
+// (deliver unsigned), or an error when the organization has a secret that
+// cannot be used (fail closed: send nothing). *secrets.Cache implements it.
+type SecretSource interface {
+	Signing(orgID string, now time.Time) ([]string, error)
+}
+
+// Deliverer consumes the WEBHOOKS consumer and delivers each event.
+type Deliverer struct {
+	cfg      Config
+	js       jetstream.JetStream
+	consumer jetstream.Consumer
+	outcomes jetstream.Stream
+	client   *http.Client
+	secrets  SecretSource
+	hosts    *hostLimiter
+	log      zerolog.Logger
+
+	slots    chan struct{} // worker slots: attempts in flight
+	waiting  chan struct{} // messages waiting for a busy host
+	inflight sync.WaitGroup
+}
+
+// New binds a deliverer to the durable consumer, which must exist (see
+// streams.Ensure). client must refuse unsafe destinations and never follow
+// redirects (egress.NewClient); secrets may be nil, meaning no organization
+// has a secret.
+func New(ctx context.Context, js jetstream.JetStream, client *http.Client, secrets SecretSource, cfg Config) (*Deliverer, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if client == nil {
+		return nil, fmt.Errorf("%w: nil HTTP client", ErrInvalidConfig)
+	}
+	cons, err := js.Consumer(ctx, cfg.Streams.DeliverStream, cfg.Streams.Consumer)
+	if err != nil {
+		return nil, fmt.Errorf("deliver: bind consumer %s on %s: %w", cfg.Streams.Consumer, cfg.Streams.DeliverStream, err)
+	}
+	outcomes, err := js.Stream(ctx, cfg.Streams.OutcomesStream)
+	if err != nil {
+		return nil, fmt.Errorf("deliver: open stream %s: %w", cfg.Streams.OutcomesStream, err)
+	}
+	if secrets == nil {
+		secrets = noSecrets{}
+	}
+	return &Deliverer{
+		cfg: cfg, js: js, consumer: cons, outcomes: outcomes, client: client, secrets: secrets,
+		hosts: newHostLimiter(cfg.PerHostConcurrency), log: *cfg.Logger,
+		slots: make(chan struct{}, cfg.Concurrency), waiting: make(chan struct{}, cfg.MaxWaiting),
+	}, nil
+}
+
+type noSecrets struct{}
+
+func (noSecrets) Signing(string, time.Time) ([]string, error) { return nil, nil }
+
+// Run pulls and delivers until ctx is cancelled. Then it stops pulling,
+// lets attempts in flight finish for up to ShutdownTimeout, and returns;
+// messages not finished are redelivered by the server after AckWait. It
+// returns nil after a clean shutdown.
+func (d *Deliverer) Run(ctx context.Context) error {
+	// Attempts run on their own context so that they can finish after ctx
+	// ends; it is cancelled when the shutdown deadline passes.
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	d.log.Info().Int("concurrency", d.cfg.Concurrency).Int("prefetch", d.cfg.Prefetch).
+		Int("per_host", d.cfg.PerHostConcurrency).Str("consumer", d.cfg.Streams.Consumer).Msg("deliverer started")
+
+	err := d.pull(ctx, work)
+
+	done := make(chan struct{})
+	go func() { d.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d.cfg.ShutdownTimeout):
+		d.log.Warn().Dur("timeout", d.cfg.ShutdownTimeout).Msg("shutdown deadline passed: cancelling attempts in flight; they will be redelivered")
+		cancelWork()
+		<-done
+	}
+	d.log.Info().Msg("deliverer stopped")
+	return err
+}
+
+// pull is the service loop: it takes a worker slot, then the next message,
+// and hands the message to a goroutine. It only schedules.
+func (d *Deliverer) pull(ctx, work context.Context) error {
+	for ctx.Err() == nil {
+		it, err := d.consumer.Messages(jetstream.PullMaxMessages(d.cfg.Prefetch))
+		if err != nil {
+			d.log.Error().Err(err).Msg("cannot start pulling; retrying in 1s")
+			if !sleep(ctx, time.Second) {
+				return nil
+			}
+			continue
+		}
+		d.drain(ctx, work, it)
+		it.Stop()
+	}
+	return nil
+}
+
+// drain delivers messages from one iterator until ctx ends or the iterator
+// fails; the caller then makes a new one.
+func (d *Deliverer) drain(ctx, work context.Context, it jetstream.MessagesContext) {
+	for {
+		select {
+		case d.slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		msg, err := it.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			<-d.slots
+			if ctx.Err() != nil {
+				return
+			}
+			d.log.Warn().Err(err).Msg("pull interrupted; re-creating the pull")
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || errors.Is(err, jetstream.ErrConsumerDeleted) {
+				sleep(ctx, 100*time.Millisecond)
+			}
+			return
+		}
+		d.inflight.Add(1)
+		go func() {
+			defer func() { <-d.slots; d.inflight.Done() }()
+			d.handle(work, msg)
+		}()
+	}
+}
+
+// sleep waits d or until ctx ends; it reports whether the full wait passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,206 @@
+package deliver
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
+	"github.com/sixtyfour-oss/webhooks/pkg/retry"
+)
+
+// HeaderFailure carries the failure record (an envelope.Outcome as JSON) on
+// a WEBHOOKS_UNDELIVERED message, whose body is the unchanged request.
+const HeaderFailure = "Sixtyfour-Failure"
+
+// errCodeSubjectFull is JetStream's answer to a second publish on a
+// subject that holds its one message with DiscardNewPerSubject: the event
+// is already dead-lettered.
+const errCodeSubjectFull jetstream.ErrorCode = 10077
+
+// outcomePublishTries bounds the attempts to record an outcome.
+const outcomePublishTries = 3
+
+// finish maps the decision to exactly one JetStream action.
+func (d *Deliverer) finish(ctx context.Context, ev event, req *envelope.Request, res result, dec retry.Decision) {
+	d.logAttempt(ev, req, res, dec)
+	switch dec.Action {
+	case retry.ActionDeliver:
+		d.recordOutcome(ctx, d.outcome(ctx, ev, req, res, dec, envelope.StateDelivered))
+		if err := ev.msg.Ack(); err != nil {
+			d.log.Warn().Err(err).Str("event_id", ev.eventID).Msg("ack failed; the event may be delivered again")
+		}
+	case retry.ActionRetry:
+		d.recordOutcome(ctx, d.outcome(ctx, ev, req, res, dec, envelope.StateRetrying))
+		if err := ev.msg.NakWithDelay(dec.Delay); err != nil {
+			d.log.Warn().Err(err).Str("event_id", ev.eventID).Msg("nak failed; the server redelivers after AckWait")
+		}
+	default: // retry.ActionDeadLetter
+		out := d.outcome(ctx, ev, req, res, dec, envelope.StateUndelivered)
+		if err := d.deadLetter(ctx, ev, out); err != nil {
+			// Never Term what is not safely in the undelivered stream.
+			d.log.Error().Err(err).Str("event_id", ev.eventID).Dur("retry_in", d.cfg.DeadLetterRetryDelay).
+				Msg("cannot write to the undelivered stream; keeping the event")
+			_ = ev.msg.NakWithDelay(d.cfg.DeadLetterRetryDelay)
+			return
+		}
+		d.recordOutcome(ctx, out)
+		if err := ev.msg.TermWithReason(truncate(dec.Reason, 256)); err != nil {
+			d.log.Warn().Err(err).Str("event_id", ev.eventID).Msg("term failed; the redelivery will find the event already dead-lettered")
+		}
+	}
+}
+
+// outcome builds the event's record. For a later attempt it reads the
+// previous record to keep the first attempt's time (and, when this delivery
+// sent nothing, the last response seen).
+func (d *Deliverer) outcome(ctx context.Context, ev event, req *envelope.Request, res result, dec retry.Decision, state string) *envelope.Outcome {
+	o := &envelope.Outcome{
+		V: 1, EventID: ev.eventID, OrgID: ev.orgID, Source: envelope.Source(ev.source),
+		State: state, Final: state != envelope.StateRetrying, Success: state == envelope.StateDelivered,
+		Attempts: ev.attempt, StatusCode: res.outcome.StatusCode, ResponseExcerpt: res.excerpt,
+		QueuedAt: ev.meta.Timestamp.UTC(), Replay: ev.replay,
+	}
+	if state != envelope.StateDelivered {
+		o.Error = dec.Reason
+	}
+	if req != nil {
+		o.EventID, o.OrgID, o.Source, o.EventType, o.Host = req.EventID, req.OrgID, req.Source, req.EventType, req.Host()
+		if req.Job != nil {
+			o.TaskID = req.Job.TaskID
+		}
+		if req.Workflow != nil {
+			o.RunID, o.WorkflowID = req.Workflow.RunID, req.Workflow.WorkflowID
+		}
+	}
+	if !res.sentAt.IsZero() {
+		o.FirstAttemptAt, o.LastAttemptAt = res.sentAt.UTC(), res.sentAt.UTC()
+	}
+	if ev.attempt > 1 {
+		if prev := d.previousOutcome(ctx, o); prev != nil && prev.Replay == o.Replay {
+			if !prev.FirstAttemptAt.IsZero() {
+				o.FirstAttemptAt = prev.FirstAttemptAt
+			}
+			if res.sentAt.IsZero() {
+				o.LastAttemptAt, o.StatusCode, o.ResponseExcerpt = prev.LastAttemptAt, prev.StatusCode, prev.ResponseExcerpt
+				o.Attempts = prev.Attempts
+			}
+		}
+	}
+	if state == envelope.StateRetrying {
+		next := d.cfg.Now().Add(dec.Delay).UTC()
+		o.NextAttemptAt = &next
+	}
+	o.SetBlockColumns()
+	return o
+}
+
+// previousOutcome returns the event's latest record, or nil.
+func (d *Deliverer) previousOutcome(ctx context.Context, o *envelope.Outcome) *envelope.Outcome {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	raw, err := d.outcomes.GetLastMsgForSubject(ctx, d.cfg.Streams.OutcomeSubject(o.OrgID, o.Source, o.EventID))
+	if err != nil {
+		return nil
+	}
+	prev, err := envelope.DecodeOutcome(raw.Data)
+	if err != nil {
+		return nil
+	}
+	return prev
+}
+
+// recordOutcome publishes the event's record, retrying briefly. Failing to
+// record does not undo or repeat the delivery; it is logged.
+func (d *Deliverer) recordOutcome(ctx context.Context, o *envelope.Outcome) {
+	data, err := o.Encode()
+	if err != nil {
+		d.log.Error().Err(err).Str("event_id", o.EventID).Msg("cannot encode outcome")
+		return
+	}
+	subject := d.cfg.Streams.OutcomeSubject(o.OrgID, o.Source, o.EventID)
+	for try := 1; ; try++ {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_, err = d.js.Publish(pctx, subject, data)
+		cancel()
+		if err == nil || try == outcomePublishTries || ctx.Err() != nil {
+			break
+		}
+		sleep(ctx, time.Duration(try)*100*time.Millisecond)
+	}
+	if err != nil {
+		d.log.Error().Err(err).Str("event_id", o.EventID).Str("state", o.State).Msg("cannot record outcome")
+	}
+}
+
+// deadLetter publishes the unchanged request with its failure record to
+// WEBHOOKS_UNDELIVERED and waits for the server's ack. An event already
+// there counts as written, so repeating it is harmless.
+func (d *Deliverer) deadLetter(ctx context.Context, ev event, failure *envelope.Outcome) error {
+	rec, err := failure.Encode()
+	if err != nil {
+		return err
+	}
+	msg := nats.NewMsg(d.cfg.Streams.UndeliveredSubject(failure.OrgID, failure.Source, failure.EventID))
+	msg.Data = ev.msg.Data()
+	msg.Header.Set(HeaderFailure, string(rec))
+	msg.Header.Set(nats.MsgIdHdr, failure.EventID+":undelivered:"+strconv.Itoa(ev.replay))
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err = d.js.PublishMsg(ctx, msg)
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeSubjectFull {
+		return nil
+	}
+	return err
+}
+
+// logAttempt writes the one line per attempt, with fixed keys.
+func (d *Deliverer) logAttempt(ev event, req *envelope.Request, res result, dec retry.Decision) {
+	var e *zerolog.Event
+	switch dec.Action {
+	case retry.ActionDeliver:
+		e = d.log.Info()
+	case retry.ActionRetry:
+		e = d.log.Warn()
+	default:
+		e = d.log.Error()
+	}
+	if !e.Enabled() {
+		return
+	}
+	host := ""
+	if req != nil {
+		host = req.Host()
+	}
+	e = e.Str("event_id", ev.eventID).Str("org_id", ev.orgID).Int("attempt", ev.attempt).Str("host", host).
+		Int("status", res.outcome.StatusCode).Int64("duration_ms", res.duration.Milliseconds()).
+		Str("decision", dec.Action.String()).Dur("delay", dec.Delay)
+	if dec.Reason != "" {
+		e = e.Str("reason", dec.Reason)
+	}
+	e.Msg("attempt")
+}
+
+// truncate cuts s to at most n bytes.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// redactURLError drops the URL from a *url.Error: URLs may carry tokens.
+func redactURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return errors.New(ue.Op + ": " + ue.Err.Error())
+	}
+	return err
+}

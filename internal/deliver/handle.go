@@ -1,0 +1,168 @@
+package deliver
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
+	"github.com/sixtyfour-oss/webhooks/pkg/retry"
+)
+
+// HeaderReplay is the NATS header an operator replay puts on a re-published
+// delivery request: the replay counter, 1 for the first replay.
+const HeaderReplay = "Sixtyfour-Replay"
+
+// event is one delivery of one message.
+type event struct {
+	msg     jetstream.Msg
+	meta    *jetstream.MsgMetadata
+	attempt int
+	replay  int
+	// Identity from the subject, used when the request cannot be decoded.
+	orgID, source, eventID string
+}
+
+// handle runs one delivery of one message to its end: one attempt, then
+// exactly one of Ack, NakWithDelay, or dead-letter then Term. A panic is
+// contained here and the message retried: no input can take the process down.
+func (d *Deliverer) handle(ctx context.Context, msg jetstream.Msg) {
+	defer func() {
+		if r := recover(); r != nil {
+			d.log.Error().Str("panic", fmt.Sprint(r)).Str("stack", string(debug.Stack())).
+				Str("subject", msg.Subject()).Msg("panic while delivering; the message will be retried")
+			_ = msg.NakWithDelay(d.cfg.DeadLetterRetryDelay)
+		}
+	}()
+	meta, err := msg.Metadata()
+	if err != nil {
+		d.log.Error().Err(err).Str("subject", msg.Subject()).Msg("message without JetStream metadata; retrying later")
+		_ = msg.NakWithDelay(d.cfg.DeadLetterRetryDelay)
+		return
+	}
+	ev := d.identify(msg, meta)
+
+	req, err := envelope.Decode(msg.Data(), d.cfg.URLs)
+	if err == nil {
+		err = d.matchSubject(ev, req)
+	}
+	if err != nil {
+		d.finish(ctx, ev, nil, result{outcome: retry.Outcome{Kind: retry.KindInvalidRequest, Err: err}},
+			d.cfg.Policy.Decide(ev.attempt, retry.Outcome{Kind: retry.KindInvalidRequest, Err: err}))
+		return
+	}
+	if max := d.cfg.Policy.Schedule.MaxAttempts(); ev.attempt > max {
+		// The previous delivery ended without a decision (its deliverer
+		// died): the schedule is spent, so dead-letter without sending.
+		d.finish(ctx, ev, req, result{}, retry.Decision{
+			Action: retry.ActionDeadLetter,
+			Reason: "attempts exhausted after " + strconv.Itoa(max) + " attempts: the last attempt was interrupted",
+		})
+		return
+	}
+
+	stop := d.heartbeat(msg)
+	defer stop()
+	release, err := d.hostSlot(ctx, req.Host())
+	if err != nil {
+		return // shutting down: the server redelivers after AckWait
+	}
+	res := d.attempt(ctx, req, ev.attempt)
+	release()
+	d.finish(ctx, ev, req, res, d.cfg.Policy.Decide(ev.attempt, res.outcome))
+}
+
+// hostSlot takes one of the destination host's slots. While the host is
+// at its limit, the message waits without holding a worker slot (up to
+// MaxWaiting such messages), so a slow host does not hold workers that other
+// hosts could use. The caller holds a worker slot on entry and on return.
+func (d *Deliverer) hostSlot(ctx context.Context, host string) (func(), error) {
+	if release, ok := d.hosts.tryAcquire(host); ok {
+		return release, nil
+	}
+	select {
+	case d.waiting <- struct{}{}:
+	default:
+		return d.hosts.acquire(ctx, host) // the waiting room is full: wait holding the worker slot
+	}
+	<-d.slots
+	release, err := d.hosts.acquire(ctx, host)
+	<-d.waiting
+	select {
+	case d.slots <- struct{}{}:
+	case <-ctx.Done():
+		// Shutdown deadline: take the slot back anyway so the caller's
+		// release stays balanced; slots free up as attempts are cancelled.
+		d.slots <- struct{}{}
+	}
+	return release, err
+}
+
+// identify reads the delivery count, replay counter and subject identity.
+func (d *Deliverer) identify(msg jetstream.Msg, meta *jetstream.MsgMetadata) event {
+	ev := event{msg: msg, meta: meta, attempt: int(meta.NumDelivered)}
+	if r := msg.Headers().Get(HeaderReplay); r != "" {
+		if n, err := strconv.Atoi(r); err == nil && n > 0 {
+			ev.replay = n
+		}
+	}
+	// <prefix>.deliver.<org_id>.<source>
+	tokens := strings.Split(msg.Subject(), ".")
+	ev.orgID, ev.source = "_unknown", "_unknown"
+	if len(tokens) == 4 {
+		if envelope.ValidOrgID(tokens[2]) {
+			ev.orgID = tokens[2]
+		}
+		if envelope.ValidOrgID(tokens[3]) {
+			ev.source = tokens[3]
+		}
+	}
+	ev.eventID = "seq-" + strconv.FormatUint(meta.Sequence.Stream, 10)
+	if id := msg.Headers().Get("Nats-Msg-Id"); envelope.ValidOrgID(id) && len(id) <= 64 {
+		ev.eventID = id
+	}
+	return ev
+}
+
+// matchSubject refuses a request published on another organization's or
+// source's subject.
+func (d *Deliverer) matchSubject(ev event, req *envelope.Request) error {
+	if want := d.cfg.Streams.DeliverSubject(req.OrgID, req.Source); ev.msg.Subject() != want {
+		return fmt.Errorf("%w: published on subject %q but org_id/source say %q", envelope.ErrInvalid, ev.msg.Subject(), want)
+	}
+	return nil
+}
+
+// heartbeat tells the server every HeartbeatInterval that the message is
+// still being worked on, so a long attempt is not redelivered to another
+// deliverer. The returned func stops it.
+func (d *Deliverer) heartbeat(msg jetstream.Msg) func() {
+	var (
+		mu      sync.Mutex
+		stopped bool
+		timer   *time.Timer
+	)
+	every := d.cfg.HeartbeatInterval
+	mu.Lock()
+	timer = time.AfterFunc(every, func() {
+		_ = msg.InProgress()
+		mu.Lock()
+		if !stopped {
+			timer.Reset(every)
+		}
+		mu.Unlock()
+	})
+	mu.Unlock()
+	return func() {
+		mu.Lock()
+		stopped = true
+		timer.Stop()
+		mu.Unlock()
+	}
+}

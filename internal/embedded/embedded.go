@@ -1,0 +1,91 @@
+// Package embedded runs a NATS server with JetStream inside the current
+// process: the local quickstart's broker when no NATS_URL is given, and the
+// broker of the tests. It owns server options and start-up only; streams
+// and consumers belong to package streams.
+package embedded
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// Defaults for Config.
+const (
+	// DefaultHost is the address the embedded server listens on: loopback
+	// only, never a public interface.
+	DefaultHost = "127.0.0.1"
+	// DefaultPort is the standard NATS client port.
+	DefaultPort = 4222
+	// DefaultStoreDir is where JetStream keeps its files.
+	DefaultStoreDir = "./data"
+	// DefaultStartTimeout bounds how long Start waits for the server to
+	// accept connections.
+	DefaultStartTimeout = 10 * time.Second
+)
+
+// ErrNotReady is returned when the server did not become ready in time.
+var ErrNotReady = errors.New("embedded nats server not ready")
+
+// Config describes the embedded server.
+type Config struct {
+	// Host to listen on. Defaults to DefaultHost.
+	Host string
+	// Port to listen on; -1 picks a free port. Defaults to DefaultPort when 0.
+	Port int
+	// StoreDir holds JetStream data. Defaults to DefaultStoreDir.
+	StoreDir string
+	// SyncAlways makes JetStream fsync every write before acknowledging it
+	// (nats-server's sync_interval: always). Defaults to false: the server's
+	// own interval of two minutes, which can lose acknowledged writes on an
+	// OS crash or power loss.
+	SyncAlways bool
+	// ServerName names the server in logs and cluster metadata. Optional.
+	ServerName string
+	// Logger receives the server's log lines; nil keeps the server quiet.
+	Logger server.Logger
+	// StartTimeout bounds the wait for readiness. Defaults to DefaultStartTimeout.
+	StartTimeout time.Duration
+}
+
+// Start launches the server and waits until it accepts connections. The
+// caller must call Shutdown (and WaitForShutdown) on the result.
+func Start(cfg Config) (*server.Server, error) {
+	if cfg.Host == "" {
+		cfg.Host = DefaultHost
+	}
+	if cfg.Port == 0 {
+		cfg.Port = DefaultPort
+	}
+	if cfg.StoreDir == "" {
+		cfg.StoreDir = DefaultStoreDir
+	}
+	if cfg.StartTimeout <= 0 {
+		cfg.StartTimeout = DefaultStartTimeout
+	}
+	opts := &server.Options{
+		ServerName: cfg.ServerName,
+		Host:       cfg.Host,
+		Port:       cfg.Port,
+		JetStream:  true,
+		StoreDir:   cfg.StoreDir,
+		SyncAlways: cfg.SyncAlways,
+		NoSigs:     true,
+		NoLog:      cfg.Logger == nil,
+	}
+	s, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("embedded: configure server: %w", err)
+	}
+	if cfg.Logger != nil {
+		s.SetLogger(cfg.Logger, false, false)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(cfg.StartTimeout) {
+		s.Shutdown()
+		return nil, fmt.Errorf("embedded: listen on %s:%d: %w", cfg.Host, cfg.Port, ErrNotReady)
+	}
+	return s, nil
+}

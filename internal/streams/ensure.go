@@ -1,0 +1,133 @@
+package streams
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// DeliverStreamConfig is the WEBHOOKS stream: work-queue retention (a
+// message is removed when acked or terminated), file storage, Discard New
+// so a full stream refuses publishes instead of dropping pending events,
+// and the Nats-Msg-Id dedupe window.
+func (c Config) DeliverStreamConfig() jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:        c.DeliverStream,
+		Description: "Pending webhook deliveries",
+		Subjects:    []string{c.SubjectPrefix + ".deliver.>"},
+		Retention:   jetstream.WorkQueuePolicy,
+		Storage:     jetstream.FileStorage,
+		Discard:     jetstream.DiscardNew,
+		Replicas:    c.Replicas,
+		Duplicates:  c.DuplicateWindow,
+		MaxMsgSize:  c.MaxMsgSize,
+	}
+}
+
+// UndeliveredStreamConfig is WEBHOOKS_UNDELIVERED: one subject per event
+// holding at most one message, and a second publish to the same subject is
+// refused (DiscardNewPerSubject), which makes dead-lettering idempotent.
+func (c Config) UndeliveredStreamConfig() jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:                 c.UndeliveredStream,
+		Description:          "Webhook events whose delivery attempts are exhausted or failed terminally",
+		Subjects:             []string{c.SubjectPrefix + ".undelivered.>"},
+		Retention:            jetstream.LimitsPolicy,
+		Storage:              jetstream.FileStorage,
+		Discard:              jetstream.DiscardNew,
+		DiscardNewPerSubject: true,
+		MaxMsgsPerSubject:    1,
+		MaxAge:               c.UndeliveredMaxAge,
+		Replicas:             c.Replicas,
+		Duplicates:           c.DuplicateWindow,
+		AllowDirect:          true,
+	}
+}
+
+// OutcomesStreamConfig is WEBHOOKS_OUTCOMES: one subject per event keeping
+// only its latest record, so the status of an event is a direct lookup.
+func (c Config) OutcomesStreamConfig() jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:              c.OutcomesStream,
+		Description:       "Latest delivery outcome of each webhook event",
+		Subjects:          []string{c.SubjectPrefix + ".outcome.>"},
+		Retention:         jetstream.LimitsPolicy,
+		Storage:           jetstream.FileStorage,
+		Discard:           jetstream.DiscardOld,
+		MaxMsgsPerSubject: 1,
+		MaxAge:            c.OutcomesMaxAge,
+		Replicas:          c.Replicas,
+		Duplicates:        c.DuplicateWindow,
+		AllowDirect:       true,
+	}
+}
+
+// ConsumerConfig is the durable pull consumer shared by every deliverer.
+// MaxDeliver is unlimited on purpose: the deliverer counts attempts itself
+// (the delivery count) and dead-letters once the schedule is exhausted, so
+// a message whose last attempt was interrupted by a crash is redelivered
+// and dead-lettered instead of being stranded. There is no BackOff list:
+// retries are timed by NakWithDelay alone (the two do not mix).
+func (c Config) ConsumerConfig() jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       c.Consumer,
+		Description:   "Webhook deliverers",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       c.AckWait,
+		MaxDeliver:    -1,
+		MaxAckPending: c.MaxAckPending,
+		FilterSubject: c.SubjectPrefix + ".deliver.>",
+		Replicas:      c.Replicas,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	}
+}
+
+// SecretsBucketConfig is the signing-secret KV bucket: a few revisions of
+// history per organization for audit, file storage.
+func (c Config) SecretsBucketConfig() jetstream.KeyValueConfig {
+	return jetstream.KeyValueConfig{
+		Bucket:      c.SecretsBucket,
+		Description: "Webhook signing secrets, one key per organization (encrypted)",
+		History:     5,
+		Storage:     jetstream.FileStorage,
+		Replicas:    c.Replicas,
+	}
+}
+
+// Resources are the handles Ensure returns.
+type Resources struct {
+	Deliver     jetstream.Stream
+	Undelivered jetstream.Stream
+	Outcomes    jetstream.Stream
+	Consumer    jetstream.Consumer
+	Secrets     jetstream.KeyValue
+}
+
+// Ensure creates every stream, the consumer and the secrets bucket, or
+// updates them to the configured settings. It is idempotent and safe to run
+// from many processes at once.
+func Ensure(ctx context.Context, js jetstream.JetStream, c Config) (*Resources, error) {
+	c = c.WithDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	var r Resources
+	var err error
+	if r.Deliver, err = js.CreateOrUpdateStream(ctx, c.DeliverStreamConfig()); err != nil {
+		return nil, fmt.Errorf("streams: ensure %s: %w", c.DeliverStream, err)
+	}
+	if r.Undelivered, err = js.CreateOrUpdateStream(ctx, c.UndeliveredStreamConfig()); err != nil {
+		return nil, fmt.Errorf("streams: ensure %s: %w", c.UndeliveredStream, err)
+	}
+	if r.Outcomes, err = js.CreateOrUpdateStream(ctx, c.OutcomesStreamConfig()); err != nil {
+		return nil, fmt.Errorf("streams: ensure %s: %w", c.OutcomesStream, err)
+	}
+	if r.Consumer, err = r.Deliver.CreateOrUpdateConsumer(ctx, c.ConsumerConfig()); err != nil {
+		return nil, fmt.Errorf("streams: ensure consumer %s: %w", c.Consumer, err)
+	}
+	if r.Secrets, err = js.CreateOrUpdateKeyValue(ctx, c.SecretsBucketConfig()); err != nil {
+		return nil, fmt.Errorf("streams: ensure bucket %s: %w", c.SecretsBucket, err)
+	}
+	return &r, nil
+}

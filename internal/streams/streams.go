@@ -1,0 +1,171 @@
+// Package streams owns the JetStream layout of the pipeline: stream,
+// consumer, bucket and subject names, their settings, and their idempotent
+// creation at start-up. Publishers and deliverers call Ensure; nothing else
+// creates or changes these resources.
+package streams
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
+)
+
+// Default names and settings. Every name is configurable through Config.
+const (
+	// DefaultDeliverStream holds pending deliveries (work-queue retention).
+	DefaultDeliverStream = "WEBHOOKS"
+	// DefaultUndeliveredStream holds events whose attempts are exhausted or
+	// that failed terminally.
+	DefaultUndeliveredStream = "WEBHOOKS_UNDELIVERED"
+	// DefaultOutcomesStream holds the latest outcome of each event.
+	DefaultOutcomesStream = "WEBHOOKS_OUTCOMES"
+	// DefaultSecretsBucket is the KV bucket of organization signing secrets.
+	DefaultSecretsBucket = "WEBHOOKS_SECRETS"
+	// DefaultConsumer is the durable pull consumer every deliverer binds to.
+	DefaultConsumer = "deliverer"
+	// DefaultSubjectPrefix starts every subject of the pipeline.
+	DefaultSubjectPrefix = "webhooks"
+	// DefaultReplicas is the replica count of streams and buckets: 1 for
+	// local use; production clusters use 3.
+	DefaultReplicas = 1
+	// DefaultDuplicateWindow is how long a Nats-Msg-Id is remembered, so a
+	// publisher that retries a publish within it creates no duplicate.
+	DefaultDuplicateWindow = 2 * time.Minute
+	// DefaultUndeliveredMaxAge is how long undelivered events are kept.
+	DefaultUndeliveredMaxAge = 14 * 24 * time.Hour
+	// DefaultOutcomesMaxAge is how long outcomes are kept: at least the
+	// undelivered retention, so every undelivered event has its status.
+	DefaultOutcomesMaxAge = 14 * 24 * time.Hour
+	// DefaultMaxMsgSize bounds one delivery request on WEBHOOKS, in bytes.
+	DefaultMaxMsgSize = 1 << 20
+	// DefaultAckWait is how long the server waits for an ack (or an
+	// InProgress heartbeat) before redelivering a message.
+	DefaultAckWait = 30 * time.Second
+	// DefaultMaxAckPending bounds the messages outstanding on the consumer,
+	// including those waiting out a NakWithDelay. It must be well above the
+	// deliverers' total concurrency plus the retries parked at any time.
+	DefaultMaxAckPending = 20000
+)
+
+// ErrInvalidConfig wraps every Config validation error.
+var ErrInvalidConfig = errors.New("invalid streams config")
+
+// Config names the pipeline's JetStream resources and their settings. The
+// zero value is completed by Defaults.
+type Config struct {
+	// DeliverStream is the pending-deliveries stream. Defaults to DefaultDeliverStream.
+	DeliverStream string
+	// UndeliveredStream is the dead-letter stream. Defaults to DefaultUndeliveredStream.
+	UndeliveredStream string
+	// OutcomesStream is the outcome stream. Defaults to DefaultOutcomesStream.
+	OutcomesStream string
+	// SecretsBucket is the signing-secret KV bucket. Defaults to DefaultSecretsBucket.
+	SecretsBucket string
+	// Consumer is the durable consumer name. Defaults to DefaultConsumer.
+	Consumer string
+	// SubjectPrefix is the first subject token. Defaults to DefaultSubjectPrefix.
+	SubjectPrefix string
+	// Replicas for streams, consumer and bucket (1..5). Defaults to DefaultReplicas.
+	Replicas int
+	// DuplicateWindow is the publish dedupe window. Defaults to DefaultDuplicateWindow.
+	DuplicateWindow time.Duration
+	// UndeliveredMaxAge is the undelivered retention. Defaults to DefaultUndeliveredMaxAge.
+	UndeliveredMaxAge time.Duration
+	// OutcomesMaxAge is the outcome retention. Defaults to DefaultOutcomesMaxAge.
+	OutcomesMaxAge time.Duration
+	// MaxMsgSize bounds one message on WEBHOOKS, in bytes. Defaults to DefaultMaxMsgSize.
+	MaxMsgSize int32
+	// AckWait is the consumer's ack wait. Defaults to DefaultAckWait.
+	AckWait time.Duration
+	// MaxAckPending is the consumer's limit of unacknowledged messages.
+	// Defaults to DefaultMaxAckPending.
+	MaxAckPending int
+}
+
+// WithDefaults returns c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&c.DeliverStream, DefaultDeliverStream)
+	def(&c.UndeliveredStream, DefaultUndeliveredStream)
+	def(&c.OutcomesStream, DefaultOutcomesStream)
+	def(&c.SecretsBucket, DefaultSecretsBucket)
+	def(&c.Consumer, DefaultConsumer)
+	def(&c.SubjectPrefix, DefaultSubjectPrefix)
+	if c.Replicas == 0 {
+		c.Replicas = DefaultReplicas
+	}
+	if c.DuplicateWindow == 0 {
+		c.DuplicateWindow = DefaultDuplicateWindow
+	}
+	if c.UndeliveredMaxAge == 0 {
+		c.UndeliveredMaxAge = DefaultUndeliveredMaxAge
+	}
+	if c.OutcomesMaxAge == 0 {
+		c.OutcomesMaxAge = DefaultOutcomesMaxAge
+	}
+	if c.MaxMsgSize == 0 {
+		c.MaxMsgSize = DefaultMaxMsgSize
+	}
+	if c.AckWait == 0 {
+		c.AckWait = DefaultAckWait
+	}
+	if c.MaxAckPending == 0 {
+		c.MaxAckPending = DefaultMaxAckPending
+	}
+	return c
+}
+
+// Validate checks a defaulted config; errors name the field.
+func (c Config) Validate() error {
+	switch {
+	case c.Replicas < 1 || c.Replicas > 5:
+		return fmt.Errorf("%w: Replicas = %d, want 1..5", ErrInvalidConfig, c.Replicas)
+	case c.DuplicateWindow < time.Second:
+		return fmt.Errorf("%w: DuplicateWindow = %v, want >= 1s", ErrInvalidConfig, c.DuplicateWindow)
+	case c.AckWait < time.Second:
+		return fmt.Errorf("%w: AckWait = %v, want >= 1s", ErrInvalidConfig, c.AckWait)
+	case c.MaxAckPending < 1:
+		return fmt.Errorf("%w: MaxAckPending = %d, want >= 1", ErrInvalidConfig, c.MaxAckPending)
+	case c.OutcomesMaxAge < c.UndeliveredMaxAge:
+		return fmt.Errorf("%w: OutcomesMaxAge (%v) must be at least UndeliveredMaxAge (%v)", ErrInvalidConfig, c.OutcomesMaxAge, c.UndeliveredMaxAge)
+	}
+	for name, v := range map[string]string{
+		"DeliverStream": c.DeliverStream, "UndeliveredStream": c.UndeliveredStream, "OutcomesStream": c.OutcomesStream,
+		"SecretsBucket": c.SecretsBucket, "Consumer": c.Consumer, "SubjectPrefix": c.SubjectPrefix,
+	} {
+		if !envelope.ValidOrgID(v) {
+			return fmt.Errorf("%w: %s = %q, want [A-Za-z0-9_-]{1,64}", ErrInvalidConfig, name, v)
+		}
+	}
+	return nil
+}
+
+// DeliverSubject is the WEBHOOKS subject of a delivery request:
+// <prefix>.deliver.<org_id>.<source>.
+func (c Config) DeliverSubject(orgID string, source envelope.Source) string {
+	return c.SubjectPrefix + ".deliver." + orgID + "." + string(source)
+}
+
+// UndeliveredSubject is the per-event dead-letter subject:
+// <prefix>.undelivered.<org_id>.<source>.<event_id>.
+func (c Config) UndeliveredSubject(orgID string, source envelope.Source, eventID string) string {
+	return c.SubjectPrefix + ".undelivered." + orgID + "." + string(source) + "." + eventID
+}
+
+// OutcomeSubject is the per-event outcome subject:
+// <prefix>.outcome.<org_id>.<source>.<event_id>.
+func (c Config) OutcomeSubject(orgID string, source envelope.Source, eventID string) string {
+	return c.SubjectPrefix + ".outcome." + orgID + "." + string(source) + "." + eventID
+}
+
+// OutcomeFilter matches the outcome subject of one event whatever its
+// organization and source: <prefix>.outcome.*.*.<event_id>.
+func (c Config) OutcomeFilter(eventID string) string {
+	return c.SubjectPrefix + ".outcome.*.*." + eventID
+}

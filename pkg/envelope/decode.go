@@ -1,0 +1,167 @@
+package envelope
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// wireRequest mirrors Request with pointers for every required field, so
+// that Decode can tell a missing field from a zero value.
+type wireRequest struct {
+	V              *int              `json:"v"`
+	EventID        *string           `json:"event_id"`
+	OrgID          *string           `json:"org_id"`
+	Source         *Source           `json:"source"`
+	EventType      *string           `json:"event_type"`
+	URL            *string           `json:"url"`
+	Headers        map[string]string `json:"headers"`
+	TimeoutSeconds *float64          `json:"timeout_seconds"`
+	CreatedAt      *time.Time        `json:"created_at"`
+	Job            *wireJob          `json:"job"`
+	Workflow       *wireWorkflow     `json:"workflow"`
+}
+
+type wireJob struct {
+	TaskID   *string         `json:"task_id"`
+	Status   *string         `json:"status"`
+	TaskType *string         `json:"task_type"`
+	Result   json.RawMessage `json:"result"`
+	Error    *string         `json:"error"`
+}
+
+type wireWorkflow struct {
+	WorkflowID             *string         `json:"workflow_id"`
+	RunID                  *string         `json:"run_id"`
+	RowCount               *int            `json:"row_count"`
+	PreviousBlockID        *string         `json:"previous_block_id"`
+	PreviousBlockName      *string         `json:"previous_block_name"`
+	PreviousBlockNumber    *int            `json:"previous_block_number"`
+	StartedAt              *time.Time      `json:"started_at"`
+	IncludeCSVDownloadLink *bool           `json:"include_csv_download_link"`
+	ResultsDownloadURL     *string         `json:"results_download_url"`
+	Results                json.RawMessage `json:"results"`
+}
+
+// Decode parses and validates a delivery request. It returns an error
+// wrapping ErrMalformed for input that is not one JSON object of the right
+// shape (syntax errors, wrong types, unknown fields, trailing data),
+// ErrUnknownVersion for a "v" other than Version, and a *ValidationError
+// for missing or invalid fields. urls decides whether plain http is accepted.
+func Decode(data []byte, urls URLPolicy) (*Request, error) {
+	var w wireRequest
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&w); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%w: data after the JSON object", ErrMalformed)
+	}
+	if w.V == nil {
+		return nil, &ValidationError{Fields: []FieldError{{Field: "v", Message: "required"}}}
+	}
+	if *w.V != Version {
+		return nil, fmt.Errorf("%w: v=%d (this deliverer understands v=%d)", ErrUnknownVersion, *w.V, Version)
+	}
+	var p problems
+	r := w.request(&p)
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	if err := r.Validate(urls); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// request converts the wire form, recording each missing required field.
+func (w *wireRequest) request(p *problems) *Request {
+	r := &Request{
+		V:         *w.V,
+		EventID:   str(p, "event_id", w.EventID),
+		OrgID:     str(p, "org_id", w.OrgID),
+		EventType: str(p, "event_type", w.EventType),
+		URL:       str(p, "url", w.URL),
+		Headers:   w.Headers,
+	}
+	if w.Source == nil {
+		p.add("source", "required")
+	} else {
+		r.Source = *w.Source
+	}
+	if w.CreatedAt == nil {
+		p.add("created_at", "required")
+	} else {
+		r.CreatedAt = *w.CreatedAt
+	}
+	if w.TimeoutSeconds != nil {
+		if *w.TimeoutSeconds <= 0 {
+			p.add("timeout_seconds", "must be > 0 and <= 300")
+		}
+		r.TimeoutSeconds = *w.TimeoutSeconds
+	}
+	if w.Job != nil {
+		r.Job = w.Job.job(p)
+	}
+	if w.Workflow != nil {
+		r.Workflow = w.Workflow.run(p)
+	}
+	return r
+}
+
+func (w *wireJob) job(p *problems) *JobResult {
+	j := &JobResult{
+		TaskID:   str(p, "job.task_id", w.TaskID),
+		Status:   str(p, "job.status", w.Status),
+		TaskType: str(p, "job.task_type", w.TaskType),
+		Result:   w.Result,
+	}
+	if w.Error != nil {
+		j.Error = *w.Error
+	}
+	if bytes.Equal(bytes.TrimSpace(j.Result), []byte("null")) {
+		j.Result = nil
+	}
+	return j
+}
+
+func (w *wireWorkflow) run(p *problems) *WorkflowRun {
+	r := &WorkflowRun{
+		WorkflowID:         str(p, "workflow.workflow_id", w.WorkflowID),
+		RunID:              str(p, "workflow.run_id", w.RunID),
+		PreviousBlockID:    str(p, "workflow.previous_block_id", w.PreviousBlockID),
+		PreviousBlockName:  str(p, "workflow.previous_block_name", w.PreviousBlockName),
+		ResultsDownloadURL: w.ResultsDownloadURL,
+		Results:            w.Results,
+	}
+	if w.RowCount == nil {
+		p.add("workflow.row_count", "required")
+	} else {
+		r.RowCount = *w.RowCount
+	}
+	if w.PreviousBlockNumber == nil {
+		p.add("workflow.previous_block_number", "required")
+	} else {
+		r.PreviousBlockNumber = *w.PreviousBlockNumber
+	}
+	if w.StartedAt != nil {
+		r.StartedAt = *w.StartedAt
+	}
+	if w.IncludeCSVDownloadLink != nil {
+		r.IncludeCSVDownloadLink = *w.IncludeCSVDownloadLink
+	}
+	return r
+}
+
+// str dereferences a required string field, recording it when missing.
+func str(p *problems, field string, v *string) string {
+	if v == nil {
+		p.add(field, "required")
+		return ""
+	}
+	return *v
+}

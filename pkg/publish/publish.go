@@ -1,0 +1,185 @@
+// Package publish is how job runners written in Go hand completion events
+// to the webhook pipeline: it validates a delivery request (fields, URL
+// syntax, and that the destination host resolves to public addresses
+// only), publishes it on the WEBHOOKS stream with the event id as
+// Nats-Msg-Id, and returns only once JetStream has stored it.
+//
+// Publishing is idempotent: a publish retried after a timeout reuses the
+// event id, so JetStream acknowledges it without storing it twice.
+package publish
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/sixtyfour-oss/webhooks/internal/egress"
+	"github.com/sixtyfour-oss/webhooks/internal/streams"
+	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
+)
+
+// Defaults for Config.
+const (
+	// DefaultTryTimeout bounds one publish round trip.
+	DefaultTryTimeout = 5 * time.Second
+	// DefaultTries is how many times a publish is tried before giving up.
+	DefaultTries = 3
+	// DefaultHostCheckTimeout bounds the DNS lookup of the destination host.
+	DefaultHostCheckTimeout = 5 * time.Second
+)
+
+var (
+	// ErrUnavailable means JetStream did not confirm storing the event (no
+	// server, no quorum, timeout, stream full). Nothing may be assumed
+	// stored; retrying with the same request is safe.
+	ErrUnavailable = errors.New("event not stored: JetStream unavailable")
+	// ErrTooLarge means the request exceeds the stream's message size limit.
+	ErrTooLarge = errors.New("event too large")
+)
+
+// Config configures a Publisher. Zero fields take their defaults.
+type Config struct {
+	// Streams names the JetStream resources; zero fields take the streams defaults.
+	Streams streams.Config
+	// URLs decides whether plain-http destinations are accepted. Defaults to https only.
+	URLs envelope.URLPolicy
+	// Destinations is the destination address policy: the host of every URL
+	// must resolve to addresses it allows. The zero value refuses every
+	// private and special-purpose address.
+	Destinations egress.Policy
+	// Resolver looks hosts up. Defaults to net.DefaultResolver.
+	Resolver egress.Resolver
+	// HostCheckTimeout bounds the lookup. Defaults to DefaultHostCheckTimeout.
+	HostCheckTimeout time.Duration
+	// TryTimeout bounds one publish round trip. Defaults to DefaultTryTimeout.
+	TryTimeout time.Duration
+	// Tries is the number of publish attempts. Defaults to DefaultTries.
+	Tries int
+	// Now is the clock. Defaults to time.Now.
+	Now func() time.Time
+}
+
+// Receipt confirms a stored event.
+type Receipt struct {
+	// EventID is the event's id: the Sixtyfour-Event-Id receivers see.
+	EventID string `json:"event_id"`
+	// Stream and Sequence locate the stored request.
+	Stream   string `json:"stream"`
+	Sequence uint64 `json:"sequence"`
+	// Duplicate is true when the event had been stored already (a retried publish).
+	Duplicate bool `json:"duplicate"`
+}
+
+// Publisher publishes delivery requests. It is safe for concurrent use.
+type Publisher struct {
+	js  jetstream.JetStream
+	cfg Config
+}
+
+// New returns a Publisher. The streams must exist (streams.Ensure).
+func New(js jetstream.JetStream, cfg Config) *Publisher {
+	cfg.Streams = cfg.Streams.WithDefaults()
+	if cfg.HostCheckTimeout <= 0 {
+		cfg.HostCheckTimeout = DefaultHostCheckTimeout
+	}
+	if cfg.TryTimeout <= 0 {
+		cfg.TryTimeout = DefaultTryTimeout
+	}
+	if cfg.Tries <= 0 {
+		cfg.Tries = DefaultTries
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Publisher{js: js, cfg: cfg}
+}
+
+// PublishJob publishes an async-job result for orgID, to be POSTed to url.
+func (p *Publisher) PublishJob(ctx context.Context, orgID, url string, job envelope.JobResult) (Receipt, error) {
+	req, err := envelope.NewJobRequest(p.cfg.Now(), orgID, url, job)
+	if err != nil {
+		return Receipt{}, err
+	}
+	return p.Publish(ctx, req)
+}
+
+// PublishWorkflow publishes a workflow run for orgID, to be POSTed to url
+// with the block's extra headers and timeout.
+func (p *Publisher) PublishWorkflow(ctx context.Context, orgID, url string, run envelope.WorkflowRun, block envelope.Block) (Receipt, error) {
+	req, err := envelope.NewWorkflowRequest(p.cfg.Now(), orgID, url, run, block)
+	if err != nil {
+		return Receipt{}, err
+	}
+	return p.Publish(ctx, req)
+}
+
+// Publish validates req and stores it on the WEBHOOKS stream. Errors:
+// a *envelope.ValidationError (errors.Is ErrInvalid) naming each bad field,
+// including a destination refused by the address policy; ErrTooLarge;
+// ErrUnavailable when JetStream did not confirm the write.
+func (p *Publisher) Publish(ctx context.Context, req *envelope.Request) (Receipt, error) {
+	if err := p.Check(ctx, req); err != nil {
+		return Receipt{}, err
+	}
+	data, err := req.Encode()
+	if err != nil {
+		return Receipt{}, err
+	}
+	msg := nats.NewMsg(p.cfg.Streams.DeliverSubject(req.OrgID, req.Source))
+	msg.Data = data
+	msg.Header.Set(nats.MsgIdHdr, req.EventID)
+	ack, err := p.store(ctx, msg)
+	if err != nil {
+		return Receipt{}, fmt.Errorf("publish event %s: %w", req.EventID, err)
+	}
+	return Receipt{EventID: req.EventID, Stream: ack.Stream, Sequence: ack.Sequence, Duplicate: ack.Duplicate}, nil
+}
+
+// Check validates req as Publish would, without publishing: every field,
+// then the destination host against the address policy.
+func (p *Publisher) Check(ctx context.Context, req *envelope.Request) error {
+	if err := req.Validate(p.cfg.URLs); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.HostCheckTimeout)
+	defer cancel()
+	if err := p.cfg.Destinations.CheckHost(ctx, req.Host(), p.cfg.Resolver); err != nil {
+		return &envelope.ValidationError{Fields: []envelope.FieldError{{Field: "url", Message: err.Error()}}}
+	}
+	return nil
+}
+
+// store publishes msg, retrying timeouts with the same Nats-Msg-Id.
+func (p *Publisher) store(ctx context.Context, msg *nats.Msg) (*jetstream.PubAck, error) {
+	var last error
+	for try := 1; try <= p.cfg.Tries; try++ {
+		tctx, cancel := context.WithTimeout(ctx, p.cfg.TryTimeout)
+		ack, err := p.js.PublishMsg(tctx, msg, jetstream.WithExpectStream(p.cfg.Streams.DeliverStream))
+		cancel()
+		if err == nil {
+			return ack, nil
+		}
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) {
+			if apiErr.ErrorCode == jetstream.JSErrCodeStreamMessageExceedsMaximum {
+				return nil, fmt.Errorf("%w: %v", ErrTooLarge, err)
+			}
+			return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		}
+		last = err
+		if ctx.Err() != nil {
+			break
+		}
+		backoff := time.NewTimer(time.Duration(try) * 200 * time.Millisecond)
+		select {
+		case <-backoff.C:
+		case <-ctx.Done():
+			backoff.Stop()
+		}
+	}
+	return nil, fmt.Errorf("%w: %v", ErrUnavailable, last)
+}
