@@ -19,12 +19,12 @@ const testSecret = "sk_whsec_0123456789abcdef0123456789abcdef0123456789abcdef012
 func checkCommonHeaders(t *testing.T, got received, eventID, eventType string, attempt int) {
 	t.Helper()
 	want := map[string]string{
-		"Content-Type":    "application/json",
-		"User-Agent":      version.UserAgent,
-		HeaderEventID:     eventID,
-		HeaderEventType:   eventType,
-		HeaderAttempt:     strconv.Itoa(attempt),
-		"Content-Length":  strconv.Itoa(len(got.body)),
+		"Content-Type":   "application/json",
+		"User-Agent":     version.UserAgent,
+		HeaderEventID:    eventID,
+		HeaderEventType:  eventType,
+		HeaderAttempt:    strconv.Itoa(attempt),
+		"Content-Length": strconv.Itoa(len(got.body)),
 	}
 	for k, v := range want {
 		if g := got.header.Get(k); g != v {

@@ -170,6 +170,9 @@ func (p *Publisher) store(ctx context.Context, msg *nats.Msg) (*jetstream.PubAck
 			}
 			return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 		}
+		if errors.Is(err, nats.ErrMaxPayload) {
+			return nil, fmt.Errorf("%w: %v", ErrTooLarge, err)
+		}
 		last = err
 		if ctx.Err() != nil {
 			break
