@@ -83,13 +83,14 @@ func (c Config) ConsumerConfig() jetstream.ConsumerConfig {
 	}
 }
 
-// SecretsBucketConfig is the signing-secret KV bucket: a few revisions of
-// history per organization for audit, file storage.
+// SecretsBucketConfig is the signing-secret KV bucket: one revision per
+// organization (older revisions would keep revoked ciphertexts around; the
+// record itself keeps the metadata of recently revoked secrets), file storage.
 func (c Config) SecretsBucketConfig() jetstream.KeyValueConfig {
 	return jetstream.KeyValueConfig{
 		Bucket:      c.SecretsBucket,
 		Description: "Webhook signing secrets, one key per organization (encrypted)",
-		History:     5,
+		History:     1,
 		Storage:     jetstream.FileStorage,
 		Replicas:    c.Replicas,
 	}

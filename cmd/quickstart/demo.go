@@ -1,0 +1,238 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/sixtyfour-oss/webhooks/internal/config"
+	"github.com/sixtyfour-oss/webhooks/internal/natsconn"
+	"github.com/sixtyfour-oss/webhooks/internal/secrets"
+	"github.com/sixtyfour-oss/webhooks/internal/service"
+	"github.com/sixtyfour-oss/webhooks/internal/streams"
+	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
+	"github.com/sixtyfour-oss/webhooks/pkg/publish"
+	"github.com/sixtyfour-oss/webhooks/pkg/sign"
+)
+
+// demoOrg is the organization the quickstart signs for.
+const demoOrg = "org_demo"
+
+// demoEvent is one event the quickstart publishes and follows.
+type demoEvent struct {
+	label, path string
+	receipt     publish.Receipt
+	source      envelope.Source
+	outcome     *envelope.Outcome
+}
+
+func demo(ctx context.Context, o options, out io.Writer) error {
+	if err := os.MkdirAll(o.storeDir, 0o755); err != nil {
+		return err
+	}
+	logPath := filepath.Join(o.storeDir, o.logFile)
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+
+	ln, err := net.Listen("tcp", o.receiverAddr)
+	if err != nil {
+		return fmt.Errorf("receiver: %w (choose another address with -receiver)", err)
+	}
+	receiverHost, _, _ := net.SplitHostPort(ln.Addr().String())
+
+	// Settings come from the environment like every command's, then the
+	// quickstart's own: an embedded server unless NATS_URL is set, the
+	// local receiver allowed, and the development key unless a master key
+	// is given.
+	var s service.DelivererSettings
+	if err := config.Load(&s); err != nil {
+		ln.Close()
+		return err
+	}
+	s.EmbeddedPort, s.EmbeddedStoreDir = o.natsPort, o.storeDir
+	s.AllowDestinations = strings.Trim(s.AllowDestinations+","+receiverHost, ",")
+	s.UnsafeAllowHTTP = true
+	s.DevMode = s.MasterKey == ""
+	s.RetrySchedule = o.schedule
+	log, err := s.Logger(logFile, "quickstart")
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	policy, err := s.Policy()
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	destinations, urls, err := s.Destinations(log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	keyring, err := s.Keyring(log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+
+	conn, err := natsconn.Open(s.Config, "quickstart", log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer conn.Close()
+	res, err := service.EnsureStreams(ctx, s.Common, conn)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+
+	mgr := &secrets.Manager{KV: res.Secrets, Keyring: keyring}
+	secret, meta, err := mgr.Create(ctx, demoOrg)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("create signing secret: %w", err)
+	}
+	rc := newReceiver(secret, out)
+	srv := &http.Server{Handler: rc, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	natsAt := s.URL
+	if conn.Embedded != nil {
+		natsAt = conn.Embedded.ClientURL() + " (embedded, data in " + o.storeDir + ")"
+	}
+	base := "http://" + ln.Addr().String()
+	fmt.Fprintf(out, "Sixtyfour webhooks quickstart\n")
+	fmt.Fprintf(out, "  JetStream  %s\n", natsAt)
+	fmt.Fprintf(out, "  receiver   %s (verifies every signature)\n", base)
+	fmt.Fprintf(out, "  logs       %s\n", logPath)
+	fmt.Fprintf(out, "  secret     %s for %s, shown once: %s\n", meta.Preview, demoOrg, secret)
+	fmt.Fprintf(out, "  retries    after %s\n\n", strings.ReplaceAll(policy.Schedule.String(), ",", ", "))
+
+	dctx, stopDeliverer := context.WithCancel(ctx)
+	delivererDone := make(chan error, 1)
+	go func() { delivererDone <- service.RunDeliverer(dctx, s, conn, log) }()
+	defer func() { stopDeliverer(); <-delivererDone }()
+
+	pub := publish.New(conn.JS, publish.Config{Streams: s.Streams(), URLs: urls, Destinations: destinations})
+	events, err := publishDemo(ctx, pub, base)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Published 3 events for %s; waiting for their outcomes...\n", demoOrg)
+	budget := 30 * time.Second
+	for _, d := range policy.Schedule {
+		budget += d
+	}
+	if err := awaitOutcomes(ctx, res.Outcomes, s.Streams(), events, budget); err != nil {
+		return err
+	}
+	printOutcomes(out, events)
+	if n := rc.rejected(); n > 0 {
+		return fmt.Errorf("the receiver rejected %d signatures", n)
+	}
+	if o.exit {
+		return nil
+	}
+	printNextSteps(out, conn, base, secret)
+	select {
+	case <-ctx.Done():
+	case err := <-delivererDone:
+		return fmt.Errorf("deliverer stopped: %w", err)
+	}
+	return nil
+}
+
+// publishDemo publishes the three demo events.
+func publishDemo(ctx context.Context, pub *publish.Publisher, base string) ([]*demoEvent, error) {
+	events := []*demoEvent{
+		{label: "job, delivered first time", path: "/ok", source: envelope.SourceJob},
+		{label: "workflow run, delivered after retries", path: "/flaky", source: envelope.SourceWorkflow},
+		{label: "job, lands in undelivered", path: "/down", source: envelope.SourceJob},
+	}
+	for i, e := range events {
+		var err error
+		switch e.source {
+		case envelope.SourceJob:
+			e.receipt, err = pub.PublishJob(ctx, demoOrg, base+e.path, envelope.JobResult{
+				TaskID: fmt.Sprintf("task-%d-%d", time.Now().Unix(), i), Status: envelope.StatusCompleted, TaskType: "find_email",
+				Result: []byte(`{"name":"John Doe","company":"Acme Inc","email":[["john.doe@acme.com","OK"]]}`),
+			})
+		case envelope.SourceWorkflow:
+			e.receipt, err = pub.PublishWorkflow(ctx, demoOrg, base+e.path, envelope.WorkflowRun{
+				WorkflowID: "wf_abc123", RunID: fmt.Sprintf("run_%d", time.Now().Unix()), RowCount: 1,
+				PreviousBlockID: "blk_2", PreviousBlockName: "lead_enrichment", PreviousBlockNumber: 2,
+				StartedAt: time.Now(), Results: []byte(`[{"name":"John Doe","email":"john@acme.com"}]`),
+			}, envelope.Block{TimeoutSeconds: 10})
+		}
+		if err != nil {
+			return nil, fmt.Errorf("publish %s: %w", e.label, err)
+		}
+	}
+	return events, nil
+}
+
+// awaitOutcomes polls each event's outcome until it is final.
+func awaitOutcomes(ctx context.Context, outcomes jetstream.Stream, sc streams.Config, events []*demoEvent, within time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	for _, e := range events {
+		subject := sc.OutcomeSubject(demoOrg, e.source, e.receipt.EventID)
+		for e.outcome == nil || !e.outcome.Final {
+			raw, err := outcomes.GetLastMsgForSubject(ctx, subject)
+			if err == nil {
+				e.outcome, _ = envelope.DecodeOutcome(raw.Data)
+			} else if !errors.Is(err, jetstream.ErrMsgNotFound) && ctx.Err() == nil {
+				return fmt.Errorf("read outcome: %w", err)
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("no final outcome for %s (%s) after %v", e.receipt.EventID, e.label, within)
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+func printOutcomes(out io.Writer, events []*demoEvent) {
+	fmt.Fprintln(out, "\nOutcomes (stream WEBHOOKS_OUTCOMES):")
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  EVENT ID\tWHAT\tATTEMPTS\tLAST STATUS\tOUTCOME")
+	for _, e := range events {
+		o := e.outcome
+		fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%s\n", o.EventID, e.label, o.Attempts, o.StatusCode, strings.ToUpper(o.State))
+	}
+	tw.Flush()
+	fmt.Fprintln(out, "\nThe undelivered event is in stream WEBHOOKS_UNDELIVERED with its failure record.")
+}
+
+func printNextSteps(out io.Writer, conn *natsconn.Conn, base, secret string) {
+	url := "nats://127.0.0.1:4222"
+	if conn.Embedded != nil {
+		url = conn.Embedded.ClientURL()
+	}
+	fmt.Fprintf(out, `
+The pipeline keeps running (Ctrl-C stops it). Publish your own event from another terminal:
+
+  NATS_URL=%s WEBHOOKS_ALLOW_DESTINATIONS=127.0.0.1 WEBHOOKS_UNSAFE_ALLOW_HTTP=true \
+    go run ./cmd/publisher publish -org %s -url %s/ok \
+      -task-id my-task-1 -status completed -task-type find_email -result '{"email":"a@b.c"}'
+
+The receiver verifies it with the secret above (header %s).
+`, url, demoOrg, base, sign.HeaderName)
+}

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestQuickstartDemo runs the README's quickstart end to end, on a fast
+// schedule, random ports and a temporary data directory.
+func TestQuickstartDemo(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	err := run(ctx, []string{"-exit", "-nats-port", "-1", "-receiver", "127.0.0.1:0", "-data", t.TempDir(),
+		"-schedule", "50ms,50ms,50ms,50ms,50ms"}, &out)
+	if err != nil {
+		t.Fatalf("quickstart: %v\n%s", err, out.String())
+	}
+	got := out.String()
+	for _, want := range []string{"DELIVERED", "UNDELIVERED", "delivered after retries", "shown once: sk_whsec_"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Count(got, "✓ signature verified") != 10 || strings.Contains(got, "REJECTED") {
+		t.Errorf("want 10 verified requests (1 + 3 + 6) and none rejected:\n%s", got)
+	}
+}
+
+func TestQuickstartRejectsBadFlags(t *testing.T) {
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"-schedule"}, &out)
+	var usage usageError
+	if !errors.As(err, &usage) {
+		t.Errorf("error = %v, want a usage error", err)
+	}
+	err = run(context.Background(), []string{"extra"}, &out)
+	if !errors.As(err, &usage) {
+		t.Errorf("error = %v, want a usage error", err)
+	}
+}

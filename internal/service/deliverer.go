@@ -1,0 +1,98 @@
+// Package service assembles the long-running processes from their parts:
+// it turns settings read by a command into a running deliverer (and the
+// pieces it needs: streams, the secrets cache, the guarded HTTP client), so
+// that cmd/deliverer and the local quickstart run the same code.
+package service
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/sixtyfour-oss/webhooks/internal/config"
+	"github.com/sixtyfour-oss/webhooks/internal/deliver"
+	"github.com/sixtyfour-oss/webhooks/internal/egress"
+	"github.com/sixtyfour-oss/webhooks/internal/natsconn"
+	"github.com/sixtyfour-oss/webhooks/internal/secrets"
+	"github.com/sixtyfour-oss/webhooks/internal/streams"
+	"github.com/sixtyfour-oss/webhooks/pkg/retry"
+)
+
+// DelivererSettings are the deliverer's environment variables.
+type DelivererSettings struct {
+	config.Common
+
+	// Concurrency is the most attempts in flight in this process.
+	Concurrency int `envconfig:"DELIVERER_CONCURRENCY" default:"512"`
+	// Prefetch is the client-side message buffer.
+	Prefetch int `envconfig:"DELIVERER_PREFETCH" default:"256"`
+	// PerHostConcurrency bounds attempts in flight to one host.
+	PerHostConcurrency int `envconfig:"DELIVERER_PER_HOST_CONCURRENCY" default:"64"`
+	// ShutdownTimeout bounds how long in-flight attempts may finish after SIGTERM.
+	ShutdownTimeout time.Duration `envconfig:"DELIVERER_SHUTDOWN_TIMEOUT" default:"30s"`
+	// RetrySchedule is the delays between attempts.
+	RetrySchedule string `envconfig:"RETRY_SCHEDULE" default:"1s,2s,4s,8s,16s"`
+	// RetryJitter scales each delay by a random factor in [1-j, 1+j]; 0 is off.
+	RetryJitter float64 `envconfig:"RETRY_JITTER" default:"0"`
+}
+
+// Policy parses the retry settings.
+func (s DelivererSettings) Policy() (retry.Policy, error) {
+	schedule, err := retry.ParseSchedule(s.RetrySchedule)
+	if err != nil {
+		return retry.Policy{}, fmt.Errorf("configuration: RETRY_SCHEDULE: %w", err)
+	}
+	p := retry.Policy{Schedule: schedule, Jitter: s.RetryJitter}
+	if s.RetryJitter != 0 {
+		p.Rand = rand.Float64
+	}
+	if err := p.Validate(); err != nil {
+		return retry.Policy{}, fmt.Errorf("configuration: RETRY_JITTER: %w", err)
+	}
+	return p, nil
+}
+
+// RunDeliverer ensures the streams, starts the secrets cache and runs a
+// deliverer on conn until ctx is cancelled, then shuts it down gracefully.
+func RunDeliverer(ctx context.Context, s DelivererSettings, conn *natsconn.Conn, log zerolog.Logger) error {
+	policy, err := s.Policy()
+	if err != nil {
+		return err
+	}
+	destinations, urls, err := s.Destinations(log)
+	if err != nil {
+		return err
+	}
+	keyring, err := s.Keyring(log)
+	if err != nil {
+		return err
+	}
+	res, err := streams.Ensure(ctx, conn.JS, s.Streams())
+	if err != nil {
+		return err
+	}
+	cache, err := secrets.NewCache(ctx, res.Secrets, keyring, time.Now)
+	if err != nil {
+		return fmt.Errorf("start signing-secret cache: %w", err)
+	}
+	defer cache.Stop()
+	client := egress.NewClient(destinations, egress.ClientConfig{MaxIdleConnsPerHost: s.PerHostConcurrency})
+	defer client.CloseIdleConnections()
+	d, err := deliver.New(ctx, conn.JS, client, cache, deliver.Config{
+		Streams: s.Streams(), Policy: policy, URLs: urls,
+		Concurrency: s.Concurrency, Prefetch: s.Prefetch, PerHostConcurrency: s.PerHostConcurrency,
+		ShutdownTimeout: s.ShutdownTimeout, Logger: &log,
+	})
+	if err != nil {
+		return err
+	}
+	return d.Run(ctx)
+}
+
+// EnsureStreams creates or updates the pipeline's streams for s.
+func EnsureStreams(ctx context.Context, s config.Common, conn *natsconn.Conn) (*streams.Resources, error) {
+	return streams.Ensure(ctx, conn.JS, s.Streams())
+}
