@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sixtyfour-oss/webhooks/internal/config"
+	"github.com/sixtyfour-oss/webhooks/internal/ingest"
 	"github.com/sixtyfour-oss/webhooks/internal/natsconn"
 	"github.com/sixtyfour-oss/webhooks/internal/secrets"
 	"github.com/sixtyfour-oss/webhooks/internal/service"
@@ -77,7 +78,10 @@ func demo(ctx context.Context, o options, out io.Writer) error {
 		ln.Close()
 		return err
 	}
-	destinations, urls, err := s.Destinations(log)
+	destinations, urls, err := s.Destinations()
+	if err == nil {
+		s.WarnUnsafe(log, destinations)
+	}
 	if err != nil {
 		ln.Close()
 		return err
@@ -121,7 +125,7 @@ func demo(ctx context.Context, o options, out io.Writer) error {
 	fmt.Fprintf(out, "  receiver   %s (verifies every signature)\n", base)
 	fmt.Fprintf(out, "  logs       %s\n", logPath)
 	fmt.Fprintf(out, "  secret     %s for %s, shown once: %s\n", meta.Preview, demoOrg, secret)
-	fmt.Fprintf(out, "  retries    after %s\n\n", strings.ReplaceAll(policy.Schedule.String(), ",", ", "))
+	fmt.Fprintf(out, "  retries    after %s\n", strings.ReplaceAll(policy.Schedule.String(), ",", ", "))
 
 	dctx, stopDeliverer := context.WithCancel(ctx)
 	delivererDone := make(chan error, 1)
@@ -129,6 +133,14 @@ func demo(ctx context.Context, o options, out io.Writer) error {
 	defer func() { stopDeliverer(); <-delivererDone }()
 
 	pub := publish.New(conn.JS, publish.Config{Streams: s.Streams(), URLs: urls, Destinations: destinations})
+	ingestLn, err := net.Listen("tcp", o.ingestAddr)
+	if err != nil {
+		return fmt.Errorf("publisher: %w (choose another address with -publisher)", err)
+	}
+	ingestSrv := &http.Server{Handler: ingest.NewHandler(pub, ingest.Config{Tokens: []string{o.token}, Logger: &log}), ReadHeaderTimeout: 5 * time.Second}
+	go ingestSrv.Serve(ingestLn)
+	defer ingestSrv.Close()
+	fmt.Fprintf(out, "  publisher  http://%s/v1/events (bearer token %q)\n\n", ingestLn.Addr(), o.token)
 	events, err := publishDemo(ctx, pub, base)
 	if err != nil {
 		return err
@@ -148,7 +160,7 @@ func demo(ctx context.Context, o options, out io.Writer) error {
 	if o.exit {
 		return nil
 	}
-	printNextSteps(out, conn, base, secret)
+	printNextSteps(out, "http://"+ingestLn.Addr().String(), o.token, base)
 	select {
 	case <-ctx.Done():
 	case err := <-delivererDone:
@@ -221,18 +233,15 @@ func printOutcomes(out io.Writer, events []*demoEvent) {
 	fmt.Fprintln(out, "\nThe undelivered event is in stream WEBHOOKS_UNDELIVERED with its failure record.")
 }
 
-func printNextSteps(out io.Writer, conn *natsconn.Conn, base, secret string) {
-	url := "nats://127.0.0.1:4222"
-	if conn.Embedded != nil {
-		url = conn.Embedded.ClientURL()
-	}
+func printNextSteps(out io.Writer, ingestURL, token, base string) {
 	fmt.Fprintf(out, `
 The pipeline keeps running (Ctrl-C stops it). Publish your own event from another terminal:
 
-  NATS_URL=%s WEBHOOKS_ALLOW_DESTINATIONS=127.0.0.1 WEBHOOKS_UNSAFE_ALLOW_HTTP=true \
-    go run ./cmd/publisher publish -org %s -url %s/ok \
-      -task-id my-task-1 -status completed -task-type find_email -result '{"email":"a@b.c"}'
+  curl -sS -X POST %s/v1/events \
+    -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \
+    -d '{"org_id":"%s","source":"job","url":"%s/ok",
+         "job":{"task_id":"my-task-1","status":"completed","task_type":"find_email","result":{"email":"a@b.c"}}}'
 
-The receiver verifies it with the secret above (header %s).
-`, url, demoOrg, base, sign.HeaderName)
+The receiver above prints it with its verified signature (header %s).
+`, ingestURL, token, demoOrg, base, sign.HeaderName)
 }

@@ -40,6 +40,8 @@ type options struct {
 	natsPort     int
 	storeDir     string
 	receiverAddr string
+	ingestAddr   string
+	token        string
 	schedule     string
 	logFile      string
 	exit         bool
@@ -52,6 +54,8 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	fs.IntVar(&o.natsPort, "nats-port", 4222, "port of the embedded JetStream server (-1: any free port)")
 	fs.StringVar(&o.storeDir, "data", "./data", "JetStream data directory")
 	fs.StringVar(&o.receiverAddr, "receiver", "127.0.0.1:8081", "listen address of the bundled receiver")
+	fs.StringVar(&o.ingestAddr, "publisher", "127.0.0.1:8080", "listen address of the HTTP ingest API")
+	fs.StringVar(&o.token, "token", "quickstart-token", "bearer token of the HTTP ingest API")
 	fs.StringVar(&o.schedule, "schedule", "1s,2s,4s,8s,16s", "retry schedule")
 	fs.StringVar(&o.logFile, "log", "quickstart.log", "file for the components' JSON logs (relative to -data)")
 	fs.BoolVar(&o.exit, "exit", false, "exit after the demo instead of running until Ctrl-C")

@@ -60,12 +60,39 @@ type Common struct {
 }
 
 // Load reads the environment into dst, a struct that embeds Common (or is
-// *Common), and wraps errors with the variable name envconfig reports.
+// *Common), then calls its Validate method (Common's, unless dst has its
+// own). Errors name the variable.
 func Load(dst any) error {
 	if err := envconfig.Process("", dst); err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
+	if v, ok := dst.(interface{ Validate() error }); ok {
+		return v.Validate()
+	}
 	return nil
+}
+
+// Validate checks the ranges envconfig cannot; errors name the variable.
+func (c Common) Validate() error {
+	switch {
+	case c.Replicas < 1 || c.Replicas > 5:
+		return fmt.Errorf("configuration: STREAMS_REPLICAS = %d, want 1..5", c.Replicas)
+	case c.AckWait < time.Second:
+		return fmt.Errorf("configuration: STREAMS_ACK_WAIT = %v, want >= 1s", c.AckWait)
+	case c.MaxAckPending < 1:
+		return fmt.Errorf("configuration: STREAMS_MAX_ACK_PENDING = %d, want >= 1", c.MaxAckPending)
+	case c.DuplicateWindow < time.Second:
+		return fmt.Errorf("configuration: STREAMS_DUPLICATE_WINDOW = %v, want >= 1s", c.DuplicateWindow)
+	case c.UndeliveredMaxAge < time.Hour:
+		return fmt.Errorf("configuration: STREAMS_UNDELIVERED_MAX_AGE = %v, want >= 1h", c.UndeliveredMaxAge)
+	}
+	if _, err := c.Logger(io.Discard, ""); err != nil {
+		return err
+	}
+	if _, _, err := c.Destinations(); err != nil {
+		return err
+	}
+	return c.Streams().Validate()
 }
 
 // Logger returns a JSON logger writing to w at LOG_LEVEL.
@@ -86,13 +113,18 @@ func (c Common) Streams() streams.Config {
 	}.WithDefaults()
 }
 
-// Destinations parses the destination policy and, when it allows private
-// addresses or plain http, says so loudly.
-func (c Common) Destinations(log zerolog.Logger) (egress.Policy, envelope.URLPolicy, error) {
+// Destinations parses the destination address policy and the URL policy.
+func (c Common) Destinations() (egress.Policy, envelope.URLPolicy, error) {
 	policy, err := egress.ParseAllowList(c.AllowDestinations)
 	if err != nil {
 		return egress.Policy{}, envelope.URLPolicy{}, fmt.Errorf("configuration: WEBHOOKS_ALLOW_DESTINATIONS: %w", err)
 	}
+	return policy, envelope.URLPolicy{AllowHTTP: c.UnsafeAllowHTTP}, nil
+}
+
+// WarnUnsafe says loudly, at start-up, which unsafe settings are on: an
+// allow-list that makes private addresses reachable, plain http.
+func (c Common) WarnUnsafe(log zerolog.Logger, policy egress.Policy) {
 	if policy.IsUnsafe() {
 		log.Warn().Str("allow", policy.String()).
 			Msg("UNSAFE: WEBHOOKS_ALLOW_DESTINATIONS lets deliveries reach private addresses; never use it in production")
@@ -100,7 +132,6 @@ func (c Common) Destinations(log zerolog.Logger) (egress.Policy, envelope.URLPol
 	if c.UnsafeAllowHTTP {
 		log.Warn().Msg("UNSAFE: WEBHOOKS_UNSAFE_ALLOW_HTTP accepts plain-http destinations; payloads travel unencrypted")
 	}
-	return policy, envelope.URLPolicy{AllowHTTP: c.UnsafeAllowHTTP}, nil
 }
 
 // Keyring returns the master keyring: WEBHOOKS_MASTER_KEY, or in dev mode

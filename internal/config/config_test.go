@@ -41,13 +41,15 @@ func TestUnsafeSettingsAreLoud(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := c.Destinations(log); err != nil {
+	policy, _, err := c.Destinations()
+	if err != nil {
 		t.Fatal(err)
 	}
+	c.WarnUnsafe(log, policy)
 	if got := strings.Count(buf.String(), `"message":"UNSAFE`); got != 2 {
 		t.Errorf("logged %d UNSAFE warnings, want 2:\n%s", got, buf.String())
 	}
-	if _, _, err := (Common{AllowDestinations: "not a cidr/99"}).Destinations(log); err == nil || !strings.Contains(err.Error(), "WEBHOOKS_ALLOW_DESTINATIONS") {
+	if _, _, err := (Common{AllowDestinations: "not a cidr/99"}).Destinations(); err == nil || !strings.Contains(err.Error(), "WEBHOOKS_ALLOW_DESTINATIONS") {
 		t.Errorf("bad allow-list error = %v", err)
 	}
 }

@@ -62,7 +62,10 @@ func RunDeliverer(ctx context.Context, s DelivererSettings, conn *natsconn.Conn,
 	if err != nil {
 		return err
 	}
-	destinations, urls, err := s.Destinations(log)
+	destinations, urls, err := s.Destinations()
+	if err == nil {
+		s.WarnUnsafe(log, destinations)
+	}
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/rs/zerolog"
+
+	appconfig "github.com/sixtyfour-oss/webhooks/internal/config"
+	"github.com/sixtyfour-oss/webhooks/internal/egress"
+	"github.com/sixtyfour-oss/webhooks/internal/ingest"
+	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
+	"github.com/sixtyfour-oss/webhooks/pkg/publish"
+)
+
+// mode says which settings are required.
+type mode int
+
+const (
+	modeServe mode = iota
+	modePublish
+)
+
+// config is the environment, read once by loadConfig: the settings every
+// command shares (config.Common: NATS_URL, STREAMS_*, WEBHOOKS_*, LOG_LEVEL)
+// plus the publisher's own.
+type config struct {
+	appconfig.Common
+	// ListenAddr is the ingest API's address.
+	ListenAddr string `envconfig:"PUBLISHER_LISTEN_ADDR" default:"127.0.0.1:8080"`
+	// Tokens is the comma-separated list of accepted bearer tokens;
+	// required in serve mode.
+	Tokens string `envconfig:"PUBLISHER_TOKENS"`
+	// MaxBodyBytes bounds one request body, in bytes.
+	MaxBodyBytes int64 `envconfig:"PUBLISHER_MAX_BODY_BYTES" default:"1048576"`
+
+	tokens       []string           // parsed Tokens
+	destinations egress.Policy      // parsed AllowDestinations
+	urls         envelope.URLPolicy // from UnsafeAllowHTTP
+}
+
+// loadConfig reads and validates the environment; errors name the variable.
+func loadConfig(m mode) (config, error) {
+	var c config
+	if err := appconfig.Load(&c); err != nil {
+		return config{}, err
+	}
+	if c.MaxBodyBytes <= 0 {
+		return config{}, fmt.Errorf("config: PUBLISHER_MAX_BODY_BYTES = %d, want > 0", c.MaxBodyBytes)
+	}
+	var err error
+	if c.destinations, c.urls, err = c.Destinations(); err != nil {
+		return config{}, err
+	}
+	for _, t := range strings.Split(c.Tokens, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			c.tokens = append(c.tokens, t)
+		}
+	}
+	if m == modeServe {
+		if len(c.tokens) == 0 {
+			return config{}, fmt.Errorf("config: PUBLISHER_TOKENS is required to serve: a comma-separated list of bearer tokens that job services send as \"Authorization: Bearer <token>\"")
+		}
+		if err := c.ingestConfig(nil).Validate(); err != nil {
+			return config{}, fmt.Errorf("config: PUBLISHER_TOKENS: %w", err)
+		}
+	}
+	return c, nil
+}
+
+// publishConfig configures the Publisher.
+func (c config) publishConfig() publish.Config {
+	return publish.Config{Streams: c.Streams(), URLs: c.urls, Destinations: c.destinations}
+}
+
+// ingestConfig configures the HTTP handler.
+func (c config) ingestConfig(log *zerolog.Logger) ingest.Config {
+	return ingest.Config{Tokens: c.tokens, MaxBodyBytes: c.MaxBodyBytes, Logger: log}
+}
+
+// newLogger logs JSON lines to w at the configured level.
+func newLogger(w io.Writer, c config) zerolog.Logger {
+	log, _ := c.Logger(w, "publisher") // the level was checked by loadConfig
+	return log
+}
+
+// warnUnsafe says loudly which unsafe settings are on.
+func warnUnsafe(log zerolog.Logger, c config) { c.WarnUnsafe(log, c.destinations) }

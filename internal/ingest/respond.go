@@ -1,0 +1,76 @@
+package ingest
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
+)
+
+// accepted is the 202 body: the stored event's id, and whether it had been
+// stored already (a client retry within the dedupe window).
+type accepted struct {
+	EventID   string `json:"event_id"`
+	Duplicate bool   `json:"duplicate"`
+}
+
+// errorBody is the body of every error response. Fields is present (maybe
+// empty) on invalid_request only; EventID on unavailable only, so that a
+// client that let the service choose the id can retry with it.
+type errorBody struct {
+	Error   string                `json:"error"`
+	Message string                `json:"message"`
+	Fields  []envelope.FieldError `json:"fields,omitzero"`
+	EventID string                `json:"event_id,omitempty"`
+}
+
+// writeJSON writes v as the JSON response with the given status and
+// returns the status.
+func writeJSON(w http.ResponseWriter, status int, v any) int {
+	body, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		body = []byte(`{"error":"internal","message":"response encoding failed"}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+	return status
+}
+
+// writeError writes an error response with a machine-readable code.
+func writeError(w http.ResponseWriter, status int, code, message string) int {
+	return writeJSON(w, status, errorBody{Error: code, Message: message})
+}
+
+// writeInvalid writes a 400 invalid_request listing each bad field.
+func writeInvalid(w http.ResponseWriter, message string, fields []envelope.FieldError) int {
+	if fields == nil {
+		fields = []envelope.FieldError{}
+	}
+	return writeJSON(w, http.StatusBadRequest, errorBody{Error: "invalid_request", Message: message, Fields: fields})
+}
+
+// authorized reports whether r carries "Authorization: Bearer <token>"
+// with an accepted token. Every configured token is compared, in constant
+// time over SHA-256 digests, so neither the match nor a token's length
+// shows in the timing.
+func (h *handler) authorized(r *http.Request) bool {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return false
+	}
+	got := sha256.Sum256([]byte(token))
+	match := 0
+	for _, want := range h.tokens {
+		match |= subtle.ConstantTimeCompare(got[:], want[:])
+	}
+	return match == 1
+}
