@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -97,6 +98,17 @@ func drain(ctx context.Context, o options) (drainResult, error) {
 	})
 	if err != nil {
 		return drainResult{}, err
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return drainResult{}, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return drainResult{}, err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	start := time.Now()
 	runDone := make(chan error, 1)

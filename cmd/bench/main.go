@@ -36,6 +36,7 @@ type options struct {
 	concurrency int
 	prefetch    int
 	syncAlways  bool
+	cpuProfile  string
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
@@ -46,6 +47,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&o.concurrency, "concurrency", 512, "deliverer concurrency")
 	fs.IntVar(&o.prefetch, "prefetch", 256, "deliverer prefetch")
 	fs.BoolVar(&o.syncAlways, "fsync", false, "fsync every JetStream write (sync_interval: always)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the drain to this file")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
 	}

@@ -68,6 +68,7 @@ func demo(ctx context.Context, o options, out io.Writer) error {
 	s.UnsafeAllowHTTP = true
 	s.DevMode = s.MasterKey == ""
 	s.RetrySchedule = o.schedule
+	s.OpsAddr = o.opsAddr
 	log, err := s.Logger(logFile, "quickstart")
 	if err != nil {
 		ln.Close()

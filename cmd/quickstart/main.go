@@ -42,6 +42,7 @@ type options struct {
 	receiverAddr string
 	ingestAddr   string
 	token        string
+	opsAddr      string
 	schedule     string
 	logFile      string
 	exit         bool
@@ -56,6 +57,7 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	fs.StringVar(&o.receiverAddr, "receiver", "127.0.0.1:8081", "listen address of the bundled receiver")
 	fs.StringVar(&o.ingestAddr, "publisher", "127.0.0.1:8080", "listen address of the HTTP ingest API")
 	fs.StringVar(&o.token, "token", "quickstart-token", "bearer token of the HTTP ingest API")
+	fs.StringVar(&o.opsAddr, "ops", "127.0.0.1:9090", "listen address of the deliverer's /metrics, /healthz and /readyz (empty: off)")
 	fs.StringVar(&o.schedule, "schedule", "1s,2s,4s,8s,16s", "retry schedule")
 	fs.StringVar(&o.logFile, "log", "quickstart.log", "file for the components' JSON logs (relative to -data)")
 	fs.BoolVar(&o.exit, "exit", false, "exit after the demo instead of running until Ctrl-C")

@@ -15,7 +15,7 @@ func TestQuickstartDemo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var out bytes.Buffer
-	err := run(ctx, []string{"-exit", "-nats-port", "-1", "-receiver", "127.0.0.1:0", "-publisher", "127.0.0.1:0", "-data", t.TempDir(),
+	err := run(ctx, []string{"-exit", "-nats-port", "-1", "-receiver", "127.0.0.1:0", "-publisher", "127.0.0.1:0", "-ops", "127.0.0.1:0", "-data", t.TempDir(),
 		"-schedule", "50ms,50ms,50ms,50ms,50ms"}, &out)
 	if err != nil {
 		t.Fatalf("quickstart: %v\n%s", err, out.String())

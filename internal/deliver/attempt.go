@@ -74,6 +74,7 @@ func (d *Deliverer) attempt(ctx context.Context, req *envelope.Request, attempt 
 		res.duration = time.Since(now)
 		res.outcome = classify(ctx, err)
 		res.outcome.Err = redactURLError(res.outcome.Err)
+		d.metrics.Attempt(res.outcome.Kind.String(), res.duration.Seconds())
 		return res
 	}
 	excerpt, readErr := readExcerpt(resp.Body)
@@ -81,6 +82,7 @@ func (d *Deliverer) attempt(ctx context.Context, req *envelope.Request, attempt 
 	res.duration = time.Since(now)
 	res.excerpt = excerpt
 	res.outcome = retry.Outcome{Kind: retry.KindResponse, StatusCode: resp.StatusCode}
+	d.metrics.Attempt(strconv.Itoa(resp.StatusCode/100)+"xx", res.duration.Seconds())
 	if readErr != nil && (resp.StatusCode < 200 || resp.StatusCode > 299) {
 		res.outcome.Err = readErr
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/sixtyfour-oss/webhooks/internal/metrics"
 	"github.com/sixtyfour-oss/webhooks/internal/streams"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 	"github.com/sixtyfour-oss/webhooks/pkg/retry"
@@ -61,7 +62,7 @@ type Config struct {
 	// Prefetch is the client-side message buffer. Defaults to DefaultPrefetch.
 	Prefetch int
 	// PerHostConcurrency bounds attempts in flight to one host. Defaults to
-	// DefaultPerHostConcurrency.
+	// DefaultPerHostConcurrency; values above Concurrency mean Concurrency.
 	PerHostConcurrency int
 	// MaxWaiting bounds the messages waiting for a busy host's slot
 	// without holding a worker slot. Defaults to DefaultMaxWaiting.
@@ -75,6 +76,8 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// Now is the clock. Defaults to time.Now.
 	Now func() time.Time
+	// Metrics records the deliverer's series; nil records nothing.
+	Metrics *metrics.Deliverer
 	// Logger receives one line per attempt and lifecycle events. Defaults to
 	// a disabled logger.
 	Logger *zerolog.Logger
@@ -93,8 +96,9 @@ func (c Config) withDefaults() Config {
 		c.Prefetch = min(DefaultPrefetch, c.Concurrency)
 	}
 	if c.PerHostConcurrency == 0 {
-		c.PerHostConcurrency = min(DefaultPerHostConcurrency, c.Concurrency)
+		c.PerHostConcurrency = DefaultPerHostConcurrency
 	}
+	c.PerHostConcurrency = min(c.PerHostConcurrency, c.Concurrency) // a host cannot use more than all workers
 	if c.MaxWaiting == 0 {
 		c.MaxWaiting = DefaultMaxWaiting
 	}
@@ -130,8 +134,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: Concurrency = %d, want >= 1", ErrInvalidConfig, c.Concurrency)
 	case c.Prefetch < 1:
 		return fmt.Errorf("%w: Prefetch = %d, want >= 1", ErrInvalidConfig, c.Prefetch)
-	case c.PerHostConcurrency < 1 || c.PerHostConcurrency > c.Concurrency:
-		return fmt.Errorf("%w: PerHostConcurrency = %d, want 1..Concurrency (%d)", ErrInvalidConfig, c.PerHostConcurrency, c.Concurrency)
+	case c.PerHostConcurrency < 1:
+		return fmt.Errorf("%w: PerHostConcurrency = %d, want >= 1", ErrInvalidConfig, c.PerHostConcurrency)
 	case c.MaxWaiting < 1:
 		return fmt.Errorf("%w: MaxWaiting = %d, want >= 1", ErrInvalidConfig, c.MaxWaiting)
 	case c.HeartbeatInterval <= 0 || c.HeartbeatInterval >= c.Streams.AckWait:

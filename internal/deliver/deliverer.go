@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+
+	"github.com/sixtyfour-oss/webhooks/internal/metrics"
 )
 
 // SecretSource returns the secrets to sign an organization's delivery with
@@ -30,6 +33,9 @@ type Deliverer struct {
 	secrets  SecretSource
 	hosts    *hostLimiter
 	log      zerolog.Logger
+
+	metrics *metrics.Deliverer
+	pulling atomic.Bool
 
 	slots    chan struct{} // worker slots: attempts in flight
 	waiting  chan struct{} // messages waiting for a busy host
@@ -61,7 +67,7 @@ func New(ctx context.Context, js jetstream.JetStream, client *http.Client, secre
 	}
 	return &Deliverer{
 		cfg: cfg, js: js, consumer: cons, outcomes: outcomes, client: client, secrets: secrets,
-		hosts: newHostLimiter(cfg.PerHostConcurrency), log: *cfg.Logger,
+		hosts: newHostLimiter(cfg.PerHostConcurrency), log: *cfg.Logger, metrics: cfg.Metrics,
 		slots: make(chan struct{}, cfg.Concurrency), waiting: make(chan struct{}, cfg.MaxWaiting),
 	}, nil
 }
@@ -109,7 +115,9 @@ func (d *Deliverer) pull(ctx, work context.Context) error {
 			}
 			continue
 		}
+		d.pulling.Store(true)
 		d.drain(ctx, work, it)
+		d.pulling.Store(false)
 		it.Stop()
 	}
 	return nil
@@ -137,12 +145,18 @@ func (d *Deliverer) drain(ctx, work context.Context, it jetstream.MessagesContex
 			return
 		}
 		d.inflight.Add(1)
+		d.metrics.InFlight(1)
 		go func() {
-			defer func() { <-d.slots; d.inflight.Done() }()
+			defer func() { <-d.slots; d.metrics.InFlight(-1); d.inflight.Done() }()
 			d.handle(work, msg)
 		}()
 	}
 }
+
+// Ready reports whether the deliverer is pulling from its consumer: false
+// before Run starts, while a pull is being re-created, and after shutdown
+// began.
+func (d *Deliverer) Ready() bool { return d.pulling.Load() }
 
 // sleep waits d or until ctx ends; it reports whether the full wait passed.
 func sleep(ctx context.Context, d time.Duration) bool {

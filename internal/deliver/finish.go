@@ -30,6 +30,7 @@ const outcomePublishTries = 3
 // finish maps the decision to exactly one JetStream action.
 func (d *Deliverer) finish(ctx context.Context, ev event, req *envelope.Request, res result, dec retry.Decision) {
 	d.logAttempt(ev, req, res, dec)
+	d.metrics.Decision(dec.Action.String(), ev.source)
 	switch dec.Action {
 	case retry.ActionDeliver:
 		d.recordOutcome(ctx, d.outcome(ctx, ev, req, res, dec, envelope.StateDelivered))
@@ -135,6 +136,7 @@ func (d *Deliverer) recordOutcome(ctx context.Context, o *envelope.Outcome) {
 		sleep(ctx, time.Duration(try)*100*time.Millisecond)
 	}
 	if err != nil {
+		d.metrics.OutcomeError()
 		d.log.Error().Err(err).Str("event_id", o.EventID).Str("state", o.State).Msg("cannot record outcome")
 	}
 }

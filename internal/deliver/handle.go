@@ -92,7 +92,9 @@ func (d *Deliverer) hostSlot(ctx context.Context, host string) (func(), error) {
 		return d.hosts.acquire(ctx, host) // the waiting room is full: wait holding the worker slot
 	}
 	<-d.slots
+	d.metrics.Waiting(1)
 	release, err := d.hosts.acquire(ctx, host)
+	d.metrics.Waiting(-1)
 	<-d.waiting
 	select {
 	case d.slots <- struct{}{}:

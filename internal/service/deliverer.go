@@ -6,6 +6,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/sixtyfour-oss/webhooks/internal/config"
 	"github.com/sixtyfour-oss/webhooks/internal/deliver"
 	"github.com/sixtyfour-oss/webhooks/internal/egress"
+	"github.com/sixtyfour-oss/webhooks/internal/metrics"
 	"github.com/sixtyfour-oss/webhooks/internal/natsconn"
 	"github.com/sixtyfour-oss/webhooks/internal/secrets"
 	"github.com/sixtyfour-oss/webhooks/internal/streams"
@@ -35,6 +37,8 @@ type DelivererSettings struct {
 	ShutdownTimeout time.Duration `envconfig:"DELIVERER_SHUTDOWN_TIMEOUT" default:"30s"`
 	// RetrySchedule is the delays between attempts.
 	RetrySchedule string `envconfig:"RETRY_SCHEDULE" default:"1s,2s,4s,8s,16s"`
+	// OpsAddr serves /metrics, /healthz and /readyz; empty disables it.
+	OpsAddr string `envconfig:"DELIVERER_OPS_ADDR" default:"127.0.0.1:9090"`
 	// RetryJitter scales each delay by a random factor in [1-j, 1+j]; 0 is off.
 	RetryJitter float64 `envconfig:"RETRY_JITTER" default:"0"`
 }
@@ -84,15 +88,44 @@ func RunDeliverer(ctx context.Context, s DelivererSettings, conn *natsconn.Conn,
 	defer cache.Stop()
 	client := egress.NewClient(destinations, egress.ClientConfig{MaxIdleConnsPerHost: s.PerHostConcurrency})
 	defer client.CloseIdleConnections()
+	reg := NewRegistry()
+	reg.MustRegister(metrics.NewStreamCollector(conn.JS, s.Streams()))
 	d, err := deliver.New(ctx, conn.JS, client, cache, deliver.Config{
 		Streams: s.Streams(), Policy: policy, URLs: urls,
 		Concurrency: s.Concurrency, Prefetch: s.Prefetch, PerHostConcurrency: s.PerHostConcurrency,
-		ShutdownTimeout: s.ShutdownTimeout, Logger: &log,
+		ShutdownTimeout: s.ShutdownTimeout, Logger: &log, Metrics: metrics.NewDeliverer(reg),
 	})
 	if err != nil {
 		return err
 	}
+	checks := []Check{
+		natsConnected(conn),
+		func() error { return boolCheck(cache.Ready(), "signing-secret cache not in sync") },
+		func() error { return boolCheck(d.Ready(), "not consuming") },
+	}
+	opsCtx, stopOps := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopOps()
+	if err := ServeOps(opsCtx, s.OpsAddr, OpsHandler(reg, checks, nil), log); err != nil {
+		return fmt.Errorf("DELIVERER_OPS_ADDR: %w", err)
+	}
 	return d.Run(ctx)
+}
+
+// natsConnected checks the NATS connection.
+func natsConnected(conn *natsconn.Conn) Check {
+	return func() error {
+		if !conn.NC.IsConnected() {
+			return errors.New("not connected to NATS (" + conn.NC.Status().String() + ")")
+		}
+		return nil
+	}
+}
+
+func boolCheck(ok bool, why string) error {
+	if ok {
+		return nil
+	}
+	return errors.New(why)
 }
 
 // EnsureStreams creates or updates the pipeline's streams for s.
