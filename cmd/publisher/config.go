@@ -34,8 +34,14 @@ type config struct {
 	Tokens string `envconfig:"PUBLISHER_TOKENS"`
 	// MaxBodyBytes bounds one request body, in bytes.
 	MaxBodyBytes int64 `envconfig:"PUBLISHER_MAX_BODY_BYTES" default:"1048576"`
+	// AdminTokens enables the admin API (signing secrets) for these bearer
+	// tokens, comma-separated; empty disables it.
+	AdminTokens string `envconfig:"PUBLISHER_ADMIN_TOKENS"`
+	// OpsAddr serves /metrics, /healthz and /readyz; empty disables it.
+	OpsAddr string `envconfig:"PUBLISHER_OPS_ADDR" default:"127.0.0.1:9091"`
 
 	tokens       []string           // parsed Tokens
+	adminTokens  []string           // parsed AdminTokens
 	destinations egress.Policy      // parsed AllowDestinations
 	urls         envelope.URLPolicy // from UnsafeAllowHTTP
 }
@@ -53,11 +59,7 @@ func loadConfig(m mode) (config, error) {
 	if c.destinations, c.urls, err = c.Destinations(); err != nil {
 		return config{}, err
 	}
-	for _, t := range strings.Split(c.Tokens, ",") {
-		if t = strings.TrimSpace(t); t != "" {
-			c.tokens = append(c.tokens, t)
-		}
-	}
+	c.tokens, c.adminTokens = splitTokens(c.Tokens), splitTokens(c.AdminTokens)
 	if m == modeServe {
 		if len(c.tokens) == 0 {
 			return config{}, fmt.Errorf("config: PUBLISHER_TOKENS is required to serve: a comma-separated list of bearer tokens that job services send as \"Authorization: Bearer <token>\"")
@@ -87,3 +89,14 @@ func newLogger(w io.Writer, c config) zerolog.Logger {
 
 // warnUnsafe says loudly which unsafe settings are on.
 func warnUnsafe(log zerolog.Logger, c config) { c.WarnUnsafe(log, c.destinations) }
+
+// splitTokens parses a comma-separated token list.
+func splitTokens(list string) []string {
+	var out []string
+	for _, t := range strings.Split(list, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}

@@ -31,6 +31,7 @@ func setEnv(t *testing.T, vars map[string]string) {
 	base := map[string]string{
 		"NATS_URL": "nats://127.0.0.1:1", "NATS_CREDS": "", "NATS_CA": "", "NATS_CERT": "", "NATS_KEY": "",
 		"PUBLISHER_LISTEN_ADDR": "127.0.0.1:0", "PUBLISHER_TOKENS": "", "PUBLISHER_MAX_BODY_BYTES": "",
+		"PUBLISHER_OPS_ADDR": "127.0.0.1:0", "PUBLISHER_ADMIN_TOKENS": "", "WEBHOOKS_MASTER_KEY": "", "WEBHOOKS_DEV_MODE": "",
 		"STREAMS_REPLICAS": "", "WEBHOOKS_ALLOW_DESTINATIONS": "127.0.0.0/8", "WEBHOOKS_UNSAFE_ALLOW_HTTP": "",
 		"LOG_LEVEL": "debug",
 	}
@@ -301,5 +302,49 @@ func TestServe(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("run did not return after cancel")
+	}
+}
+
+func TestServeAdminAPI(t *testing.T) {
+	natsServer(t, map[string]string{"PUBLISHER_TOKENS": "tok_a", "PUBLISHER_ADMIN_TOKENS": "adm_1", "WEBHOOKS_DEV_MODE": "true"})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve"}, nil, io.Discard, &stderr) }()
+	var addr string
+	jstest.Eventually(t, 10*time.Second, func() bool { addr = listenAddr(stderr.String()); return addr != "" }, "listening in %s", &stderr)
+
+	post := func(token string) (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/admin/orgs/org_1/signing-secret", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(raw)
+	}
+	if code, _ := post("tok_a"); code != http.StatusUnauthorized {
+		t.Errorf("ingest token on the admin API = %d, want 401", code)
+	}
+	code, body := post("adm_1")
+	if code != http.StatusCreated || !strings.Contains(body, `"plaintext":"sk_whsec_`) {
+		t.Fatalf("create = %d %s", code, body)
+	}
+	secret := body[strings.Index(body, "sk_whsec_") : strings.Index(body, "sk_whsec_")+73]
+	if strings.Contains(stderr.String(), secret) || strings.Contains(stderr.String(), "adm_1") {
+		t.Error("the log contains the secret or the admin token")
+	}
+	cancel()
+	<-done
+}
+
+func TestServeAdminAPINeedsMasterKey(t *testing.T) {
+	natsServer(t, map[string]string{"PUBLISHER_TOKENS": "tok_a", "PUBLISHER_ADMIN_TOKENS": "adm_1"})
+	err := run(context.Background(), []string{"serve"}, nil, io.Discard, &syncBuffer{})
+	if err == nil || !strings.Contains(err.Error(), "WEBHOOKS_MASTER_KEY") {
+		t.Errorf("error = %v, want one naming WEBHOOKS_MASTER_KEY", err)
 	}
 }

@@ -11,8 +11,12 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/sixtyfour-oss/webhooks/internal/adminapi"
 	"github.com/sixtyfour-oss/webhooks/internal/ingest"
+	"github.com/sixtyfour-oss/webhooks/internal/metrics"
 	"github.com/sixtyfour-oss/webhooks/internal/natsconn"
+	"github.com/sixtyfour-oss/webhooks/internal/secrets"
+	"github.com/sixtyfour-oss/webhooks/internal/service"
 	"github.com/sixtyfour-oss/webhooks/internal/streams"
 	"github.com/sixtyfour-oss/webhooks/internal/version"
 	"github.com/sixtyfour-oss/webhooks/pkg/publish"
@@ -40,16 +44,35 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger) error {
 		return err
 	}
 	defer conn.Close()
-	if _, err := streams.Ensure(ctx, conn.JS, cfg.Streams()); err != nil {
+	res, err := streams.Ensure(ctx, conn.JS, cfg.Streams())
+	if err != nil {
 		return err
 	}
 	pub := publish.New(conn.JS, cfg.publishConfig())
+	reg := service.NewRegistry()
+	ingestCfg := cfg.ingestConfig(&log)
+	ingestCfg.Metrics = metrics.NewPublisher(reg)
+	handler, err := routes(cfg, pub, ingestCfg, res, log)
+	if err != nil {
+		return err
+	}
+	opsCtx, stopOps := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopOps()
+	checks := []service.Check{func() error {
+		if !conn.NC.IsConnected() {
+			return errors.New("not connected to NATS")
+		}
+		return nil
+	}}
+	if err := service.ServeOps(opsCtx, cfg.OpsAddr, service.OpsHandler(reg, checks, nil), log); err != nil {
+		return fmt.Errorf("PUBLISHER_OPS_ADDR: %w", err)
+	}
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		return fmt.Errorf("PUBLISHER_LISTEN_ADDR %q: %w", cfg.ListenAddr, err)
 	}
 	srv := &http.Server{
-		Handler:           ingest.NewHandler(pub, cfg.ingestConfig(&log)),
+		Handler:           handler,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
@@ -76,4 +99,22 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger) error {
 	}
 	log.Info().Msg("publisher stopped")
 	return nil
+}
+
+// routes mounts the ingest API and, when admin tokens are set, the admin
+// API (which needs the master key to encrypt new secrets).
+func routes(cfg config, pub *publish.Publisher, ingestCfg ingest.Config, res *streams.Resources, log zerolog.Logger) (http.Handler, error) {
+	ingestHandler := ingest.NewHandler(pub, ingestCfg)
+	if len(cfg.adminTokens) == 0 {
+		return ingestHandler, nil
+	}
+	keyring, err := cfg.Keyring(log)
+	if err != nil {
+		return nil, fmt.Errorf("PUBLISHER_ADMIN_TOKENS is set, so the admin API needs the master key: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(adminapi.PathPrefix, adminapi.NewHandler(&secrets.Manager{KV: res.Secrets, Keyring: keyring}, cfg.adminTokens, log))
+	mux.Handle("/", ingestHandler)
+	log.Info().Str("path", adminapi.PathPrefix).Msg("admin API enabled")
+	return mux, nil
 }

@@ -3,6 +3,7 @@ package ingest
 import (
 	"errors"
 	"fmt"
+	"github.com/sixtyfour-oss/webhooks/internal/metrics"
 	"strings"
 	"time"
 
@@ -27,6 +28,8 @@ type Config struct {
 	// MaxBodyBytes bounds a request body, in bytes; a larger body is
 	// answered 413. Defaults to DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// Metrics counts publishes by result; nil counts nothing.
+	Metrics *metrics.Publisher
 	// Logger receives one line per request. Defaults to a no-op logger.
 	Logger *zerolog.Logger
 	// Now is the clock; it stamps created_at and times requests. Defaults

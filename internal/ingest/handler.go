@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"mime"
@@ -10,6 +9,8 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/sixtyfour-oss/webhooks/internal/httpapi"
+	"github.com/sixtyfour-oss/webhooks/internal/metrics"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 	"github.com/sixtyfour-oss/webhooks/pkg/publish"
 )
@@ -25,7 +26,8 @@ const (
 // handler serves the ingest API.
 type handler struct {
 	pub     *publish.Publisher
-	tokens  [][sha256.Size]byte
+	tokens  httpapi.Tokens
+	metrics *metrics.Publisher
 	maxBody int64
 	log     *zerolog.Logger
 	now     func() time.Time
@@ -50,11 +52,7 @@ func NewHandler(p *publish.Publisher, cfg Config) http.Handler {
 		panic(fmt.Sprintf("ingest: NewHandler: %v", err))
 	}
 	cfg = cfg.withDefaults()
-	h := &handler{pub: p, maxBody: cfg.MaxBodyBytes, log: cfg.Logger, now: cfg.Now}
-	for _, t := range cfg.Tokens {
-		h.tokens = append(h.tokens, sha256.Sum256([]byte(t)))
-	}
-	return h
+	return &handler{pub: p, tokens: httpapi.NewTokens(cfg.Tokens), metrics: cfg.Metrics, maxBody: cfg.MaxBodyBytes, log: cfg.Logger, now: cfg.Now}
 }
 
 // ServeHTTP routes the request and writes one log line for it.
@@ -105,9 +103,8 @@ func (h *handler) route(w http.ResponseWriter, r *http.Request, l *requestLog) i
 // postEvent authenticates, decodes and publishes one event. The body is not
 // read before the caller is authenticated.
 func (h *handler) postEvent(w http.ResponseWriter, r *http.Request, l *requestLog) int {
-	if !h.authorized(r) {
-		w.Header().Set("WWW-Authenticate", "Bearer")
-		return writeError(w, http.StatusUnauthorized, "unauthorized", "missing or invalid bearer token")
+	if !h.tokens.Authorized(r) {
+		return httpapi.Unauthorized(w)
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
@@ -126,6 +123,11 @@ func (h *handler) postEvent(w http.ResponseWriter, r *http.Request, l *requestLo
 		return h.refuse(w, err, req.EventID)
 	}
 	l.duplicate = receipt.Duplicate
+	if receipt.Duplicate {
+		h.metrics.Publish("duplicate")
+	} else {
+		h.metrics.Publish("stored")
+	}
 	return writeJSON(w, http.StatusAccepted, accepted{EventID: receipt.EventID, Duplicate: receipt.Duplicate})
 }
 
@@ -140,16 +142,21 @@ func (h *handler) refuse(w http.ResponseWriter, err error, eventID string) int {
 	)
 	switch {
 	case errors.As(err, &tooBig):
+		h.metrics.Publish("too_large")
 		return writeError(w, http.StatusRequestEntityTooLarge, "payload_too_large",
 			fmt.Sprintf("request body exceeds %d bytes", tooBig.Limit))
 	case errors.As(err, &ve):
+		h.metrics.Publish("invalid")
 		return writeInvalid(w, "the event is invalid; see fields", ve.Fields)
 	case errors.Is(err, ErrMalformed):
+		h.metrics.Publish("invalid")
 		return writeInvalid(w, message, nil)
 	case errors.Is(err, publish.ErrTooLarge):
+		h.metrics.Publish("too_large")
 		return writeError(w, http.StatusRequestEntityTooLarge, "payload_too_large",
 			"the event exceeds the stream's maximum message size")
 	default:
+		h.metrics.Publish("unavailable")
 		w.Header().Set("Retry-After", "1")
 		return writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: "unavailable",
 			Message: "event not stored; retry with the same event_id", EventID: eventID})

@@ -1,12 +1,9 @@
 package ingest
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/json"
 	"net/http"
-	"strings"
 
+	"github.com/sixtyfour-oss/webhooks/internal/httpapi"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 )
 
@@ -29,20 +26,7 @@ type errorBody struct {
 
 // writeJSON writes v as the JSON response with the given status and
 // returns the status.
-func writeJSON(w http.ResponseWriter, status int, v any) int {
-	body, err := json.Marshal(v)
-	if err != nil {
-		status = http.StatusInternalServerError
-		body = []byte(`{"error":"internal","message":"response encoding failed"}`)
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(body, '\n'))
-	return status
-}
+func writeJSON(w http.ResponseWriter, status int, v any) int { return httpapi.WriteJSON(w, status, v) }
 
 // writeError writes an error response with a machine-readable code.
 func writeError(w http.ResponseWriter, status int, code, message string) int {
@@ -55,22 +39,4 @@ func writeInvalid(w http.ResponseWriter, message string, fields []envelope.Field
 		fields = []envelope.FieldError{}
 	}
 	return writeJSON(w, http.StatusBadRequest, errorBody{Error: "invalid_request", Message: message, Fields: fields})
-}
-
-// authorized reports whether r carries "Authorization: Bearer <token>"
-// with an accepted token. Every configured token is compared, in constant
-// time over SHA-256 digests, so neither the match nor a token's length
-// shows in the timing.
-func (h *handler) authorized(r *http.Request) bool {
-	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	token = strings.TrimSpace(token)
-	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-		return false
-	}
-	got := sha256.Sum256([]byte(token))
-	match := 0
-	for _, want := range h.tokens {
-		match |= subtle.ConstantTimeCompare(got[:], want[:])
-	}
-	return match == 1
 }

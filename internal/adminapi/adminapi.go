@@ -1,0 +1,161 @@
+// Package adminapi is the authenticated admin HTTP API of the publisher:
+// the signing-secret lifecycle of an organization (create, roll, delete,
+// show), mirroring the product's own endpoints. Plaintext secrets appear
+// only in the create and roll responses, once; nothing here logs them.
+//
+//	GET    /v1/admin/orgs/{org}/signing-secret        200 {"active": meta|null, "secrets": [meta...]}
+//	POST   /v1/admin/orgs/{org}/signing-secret        201 {"plaintext": "sk_whsec_…", "meta": meta}
+//	POST   /v1/admin/orgs/{org}/signing-secret/roll   200 {"plaintext": "sk_whsec_…", "meta": meta}
+//	       body (optional): {"expire_overlap_hours": 0..72}, default 24
+//	DELETE /v1/admin/orgs/{org}/signing-secret        204
+//
+// Errors: 400 invalid org or overlap, 401 without an admin token, 404 when
+// the organization has no secret (roll, delete, show), 503 when the store
+// cannot be reached, all in the httpapi error shape.
+package adminapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/sixtyfour-oss/webhooks/internal/httpapi"
+	"github.com/sixtyfour-oss/webhooks/internal/secrets"
+)
+
+// PathPrefix is where the admin API is mounted.
+const PathPrefix = "/v1/admin/"
+
+// SecretManager is the lifecycle the API exposes; *secrets.Manager implements it.
+type SecretManager interface {
+	Create(ctx context.Context, orgID string) (string, secrets.Meta, error)
+	Roll(ctx context.Context, orgID string, overlap time.Duration) (string, secrets.Meta, error)
+	Delete(ctx context.Context, orgID string) error
+	Show(ctx context.Context, orgID string) ([]secrets.Meta, error)
+}
+
+// created is the create and roll response.
+type created struct {
+	Plaintext string       `json:"plaintext"`
+	Meta      secrets.Meta `json:"meta"`
+}
+
+// shown is the show response.
+type shown struct {
+	Active  *secrets.Meta  `json:"active"`
+	Secrets []secrets.Meta `json:"secrets"`
+}
+
+// rollRequest is the optional roll body.
+type rollRequest struct {
+	ExpireOverlapHours *int `json:"expire_overlap_hours"`
+}
+
+// NewHandler returns the admin API. tokens are the accepted admin bearer
+// tokens (at least one: with none, every request is refused).
+func NewHandler(m SecretManager, tokens []string, log zerolog.Logger) http.Handler {
+	t := httpapi.NewTokens(tokens)
+	mux := http.NewServeMux()
+	base := PathPrefix + "orgs/{org}/signing-secret"
+	mux.HandleFunc("GET "+base, func(w http.ResponseWriter, r *http.Request) {
+		metas, err := m.Show(r.Context(), r.PathValue("org"))
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		out := shown{Secrets: metas}
+		for i := range metas {
+			if metas[i].Status == secrets.StatusActive {
+				out.Active = &metas[i]
+			}
+		}
+		httpapi.WriteJSON(w, http.StatusOK, out)
+	})
+	mux.HandleFunc("POST "+base, func(w http.ResponseWriter, r *http.Request) {
+		plaintext, meta, err := m.Create(r.Context(), r.PathValue("org"))
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		log.Info().Str("org_id", meta.OrgID).Str("secret_id", meta.ID).Msg("signing secret created")
+		httpapi.WriteJSON(w, http.StatusCreated, created{Plaintext: plaintext, Meta: meta})
+	})
+	mux.HandleFunc("POST "+base+"/roll", func(w http.ResponseWriter, r *http.Request) {
+		overlap, err := readOverlap(r)
+		if err != nil {
+			httpapi.WriteError(w, http.StatusBadRequest, "invalid_request", err.Error())
+			return
+		}
+		plaintext, meta, err := m.Roll(r.Context(), r.PathValue("org"), overlap)
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		log.Info().Str("org_id", meta.OrgID).Str("secret_id", meta.ID).Dur("overlap", overlap).Msg("signing secret rolled")
+		httpapi.WriteJSON(w, http.StatusOK, created{Plaintext: plaintext, Meta: meta})
+	})
+	mux.HandleFunc("DELETE "+base, func(w http.ResponseWriter, r *http.Request) {
+		if err := m.Delete(r.Context(), r.PathValue("org")); err != nil {
+			fail(w, err)
+			return
+		}
+		log.Warn().Str("org_id", r.PathValue("org")).Msg("signing secret deleted: deliveries are unsigned until a new secret exists")
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc(PathPrefix, func(w http.ResponseWriter, _ *http.Request) {
+		httpapi.WriteError(w, http.StatusNotFound, "not_found", "no such admin endpoint")
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !t.Authorized(r) {
+			httpapi.Unauthorized(w)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// readOverlap reads the optional roll body: the overlap in whole hours,
+// 0..72, default 24.
+func readOverlap(r *http.Request) (time.Duration, error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 4096))
+	if err != nil {
+		return 0, err
+	}
+	if len(body) == 0 {
+		return secrets.DefaultOverlap, nil
+	}
+	var req rollRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return 0, errors.New("body must be {\"expire_overlap_hours\": 0..72}")
+	}
+	if req.ExpireOverlapHours == nil {
+		return secrets.DefaultOverlap, nil
+	}
+	h := *req.ExpireOverlapHours
+	if h < 0 || h > 72 {
+		return 0, errors.New("expire_overlap_hours must be between 0 and 72")
+	}
+	return time.Duration(h) * time.Hour, nil
+}
+
+// fail maps a secrets error to a response.
+func fail(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, secrets.ErrInvalidOrgID), errors.Is(err, secrets.ErrInvalidOverlap):
+		httpapi.WriteError(w, http.StatusBadRequest, "invalid_request", err.Error())
+	case errors.Is(err, secrets.ErrNoSecret):
+		httpapi.WriteError(w, http.StatusNotFound, "no_secret", "the organization has no signing secret")
+	case errors.Is(err, secrets.ErrCorruptRecord):
+		httpapi.WriteError(w, http.StatusConflict, "corrupt_record", "the stored record cannot be read; an operator must repair or delete it")
+	default:
+		httpapi.WriteError(w, http.StatusServiceUnavailable, "unavailable", "the secret store cannot be reached; nothing was changed")
+	}
+}

@@ -1,0 +1,120 @@
+package adminapi_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/sixtyfour-oss/webhooks/internal/adminapi"
+	"github.com/sixtyfour-oss/webhooks/internal/jstest"
+	"github.com/sixtyfour-oss/webhooks/internal/secrets"
+	"github.com/sixtyfour-oss/webhooks/internal/streams"
+)
+
+type api struct {
+	t   *testing.T
+	url string
+	log *bytes.Buffer
+}
+
+func newAPI(t *testing.T) *api {
+	s := jstest.Server(t)
+	_, js := jstest.Connect(t, s)
+	res, err := streams.Ensure(jstest.Context(t, 10*time.Second), js, streams.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	h := adminapi.NewHandler(&secrets.Manager{KV: res.Secrets, Keyring: secrets.DevKeyring()}, []string{"admin-token"}, zerolog.New(&logs))
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return &api{t: t, url: srv.URL, log: &logs}
+}
+
+func (a *api) do(method, path, token, body string) (int, map[string]any) {
+	a.t.Helper()
+	req, _ := http.NewRequest(method, a.url+path, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	_ = json.Unmarshal(raw, &out)
+	return resp.StatusCode, out
+}
+
+const base = "/v1/admin/orgs/org_1/signing-secret"
+
+func TestLifecycleOverHTTP(t *testing.T) {
+	a := newAPI(t)
+	if code, _ := a.do("GET", base, "admin-token", ""); code != http.StatusNotFound {
+		t.Errorf("show before create = %d, want 404", code)
+	}
+	code, created := a.do("POST", base, "admin-token", "")
+	plaintext, _ := created["plaintext"].(string)
+	if code != http.StatusCreated || !strings.HasPrefix(plaintext, "sk_whsec_") || len(plaintext) != 73 {
+		t.Fatalf("create = %d %v", code, created)
+	}
+	code, rolled := a.do("POST", base+"/roll", "admin-token", `{"expire_overlap_hours": 2}`)
+	if code != http.StatusOK || rolled["plaintext"] == plaintext {
+		t.Fatalf("roll = %d %v", code, rolled)
+	}
+	code, shown := a.do("GET", base, "admin-token", "")
+	list, _ := shown["secrets"].([]any)
+	if code != http.StatusOK || shown["active"] == nil || len(list) != 2 {
+		t.Fatalf("show = %d %v", code, shown)
+	}
+	if raw, _ := json.Marshal(shown); bytes.Contains(raw, []byte(plaintext[9:])) || bytes.Contains(raw, []byte("plaintext")) {
+		t.Errorf("show reveals a secret: %s", raw)
+	}
+	if code, _ := a.do("DELETE", base, "admin-token", ""); code != http.StatusNoContent {
+		t.Errorf("delete = %d", code)
+	}
+	if code, shown := a.do("GET", base, "admin-token", ""); code != http.StatusOK || shown["active"] != nil {
+		t.Errorf("show after delete = %d %v", code, shown)
+	}
+	if strings.Contains(a.log.String(), plaintext[9:]) || strings.Contains(a.log.String(), rolled["plaintext"].(string)[9:]) {
+		t.Errorf("a secret reached the log:\n%s", a.log)
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	a := newAPI(t)
+	tests := []struct {
+		name, method, path, token, body string
+		want                            int
+	}{
+		{"no token", "POST", base, "", "", http.StatusUnauthorized},
+		{"wrong token", "POST", base, "nope", "", http.StatusUnauthorized},
+		{"bad org", "POST", "/v1/admin/orgs/org.1/signing-secret", "admin-token", "", http.StatusBadRequest},
+		{"roll unknown org", "POST", "/v1/admin/orgs/org_9/signing-secret/roll", "admin-token", "", http.StatusNotFound},
+		{"delete unknown org", "DELETE", "/v1/admin/orgs/org_9/signing-secret", "admin-token", "", http.StatusNotFound},
+		{"overlap too long", "POST", base + "/roll", "admin-token", `{"expire_overlap_hours": 73}`, http.StatusBadRequest},
+		{"overlap negative", "POST", base + "/roll", "admin-token", `{"expire_overlap_hours": -1}`, http.StatusBadRequest},
+		{"unknown body field", "POST", base + "/roll", "admin-token", `{"hours": 1}`, http.StatusBadRequest},
+		{"unknown path", "GET", "/v1/admin/other", "admin-token", "", http.StatusNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if code, body := a.do(tt.method, tt.path, tt.token, tt.body); code != tt.want {
+				t.Errorf("status = %d (%v), want %d", code, body, tt.want)
+			}
+		})
+	}
+	// Nothing was created by the refused requests.
+	if code, _ := a.do("GET", base, "admin-token", ""); code != http.StatusNotFound {
+		t.Errorf("refused requests changed state: show = %d", code)
+	}
+}
