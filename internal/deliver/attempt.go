@@ -29,6 +29,7 @@ const (
 // result is what one attempt produced.
 type result struct {
 	outcome  retry.Outcome
+	sent     bool // the request went out (a connection was attempted)
 	sentAt   time.Time
 	duration time.Duration
 	excerpt  string
@@ -69,6 +70,7 @@ func (d *Deliverer) attempt(ctx context.Context, req *envelope.Request, attempt 
 		h.Set(sign.HeaderName, sign.Header(now.Unix(), body, secrets...))
 	}
 
+	res.sent = true
 	resp, err := d.client.Do(hreq)
 	if err != nil {
 		res.duration = time.Since(now)

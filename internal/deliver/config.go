@@ -34,6 +34,19 @@ const (
 	// DefaultMaxWaiting is how many messages may wait for a busy host
 	// without holding a worker slot.
 	DefaultMaxWaiting = 4096
+	// DefaultBreakerThreshold is how many consecutive timeouts, connection
+	// and TLS errors open a host's circuit. It is above the six attempts of
+	// one event, so one failing event alone never trips it.
+	DefaultBreakerThreshold = 10
+	// DefaultBreakerOpenFor is how long a circuit stays open before one
+	// probe attempt is let through; it doubles while probes fail.
+	DefaultBreakerOpenFor = 5 * time.Second
+	// DefaultBreakerMaxOpenFor caps the open period.
+	DefaultBreakerMaxOpenFor = time.Minute
+	// DefaultStallTimeout is how long the pull may deliver nothing while the
+	// consumer has messages pending and workers are free before the
+	// watchdog re-creates it.
+	DefaultStallTimeout = 10 * time.Second
 	// DefaultDeadLetterRetryDelay is how long a message waits before the
 	// next try when writing it to the undelivered stream failed.
 	DefaultDeadLetterRetryDelay = 5 * time.Second
@@ -67,6 +80,15 @@ type Config struct {
 	// MaxWaiting bounds the messages waiting for a busy host's slot
 	// without holding a worker slot. Defaults to DefaultMaxWaiting.
 	MaxWaiting int
+	// BreakerThreshold: see DefaultBreakerThreshold; a negative value
+	// turns the circuit breaker off.
+	BreakerThreshold int
+	// BreakerOpenFor: see DefaultBreakerOpenFor.
+	BreakerOpenFor time.Duration
+	// BreakerMaxOpenFor: see DefaultBreakerMaxOpenFor.
+	BreakerMaxOpenFor time.Duration
+	// StallTimeout: see DefaultStallTimeout.
+	StallTimeout time.Duration
 	// HeartbeatInterval is how often a long attempt tells the server it is
 	// still in progress. Defaults to a third of the consumer's AckWait.
 	HeartbeatInterval time.Duration
@@ -101,6 +123,18 @@ func (c Config) withDefaults() Config {
 	c.PerHostConcurrency = min(c.PerHostConcurrency, c.Concurrency) // a host cannot use more than all workers
 	if c.MaxWaiting == 0 {
 		c.MaxWaiting = DefaultMaxWaiting
+	}
+	if c.BreakerThreshold == 0 {
+		c.BreakerThreshold = DefaultBreakerThreshold
+	}
+	if c.BreakerOpenFor == 0 {
+		c.BreakerOpenFor = DefaultBreakerOpenFor
+	}
+	if c.BreakerMaxOpenFor == 0 {
+		c.BreakerMaxOpenFor = max(DefaultBreakerMaxOpenFor, c.BreakerOpenFor)
+	}
+	if c.StallTimeout == 0 {
+		c.StallTimeout = DefaultStallTimeout
 	}
 	if c.HeartbeatInterval == 0 {
 		c.HeartbeatInterval = c.Streams.AckWait / 3
@@ -140,6 +174,10 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: MaxWaiting = %d, want >= 1", ErrInvalidConfig, c.MaxWaiting)
 	case c.HeartbeatInterval <= 0 || c.HeartbeatInterval >= c.Streams.AckWait:
 		return fmt.Errorf("%w: HeartbeatInterval = %v, want > 0 and < AckWait (%v)", ErrInvalidConfig, c.HeartbeatInterval, c.Streams.AckWait)
+	case c.BreakerOpenFor <= 0 || c.BreakerMaxOpenFor < c.BreakerOpenFor:
+		return fmt.Errorf("%w: BreakerOpenFor = %v, BreakerMaxOpenFor = %v, want 0 < open <= max", ErrInvalidConfig, c.BreakerOpenFor, c.BreakerMaxOpenFor)
+	case c.StallTimeout < 100*time.Millisecond:
+		return fmt.Errorf("%w: StallTimeout = %v, want >= 100ms", ErrInvalidConfig, c.StallTimeout)
 	case c.DeadLetterRetryDelay <= 0:
 		return fmt.Errorf("%w: DeadLetterRetryDelay = %v, want > 0", ErrInvalidConfig, c.DeadLetterRetryDelay)
 	case c.ShutdownTimeout <= 0:

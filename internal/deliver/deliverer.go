@@ -32,10 +32,15 @@ type Deliverer struct {
 	client   *http.Client
 	secrets  SecretSource
 	hosts    *hostLimiter
+	breaker  *breaker
 	log      zerolog.Logger
 
 	metrics *metrics.Deliverer
 	pulling atomic.Bool
+	lastMsg atomic.Int64                              // unix nanoseconds of the last message pulled
+	current atomic.Pointer[jetstream.MessagesContext] // the pull in use, for the watchdog
+	// messages opens a pull; tests replace it to simulate a stuck pull.
+	messages func(opts ...jetstream.PullMessagesOpt) (jetstream.MessagesContext, error)
 
 	slots    chan struct{} // worker slots: attempts in flight
 	waiting  chan struct{} // messages waiting for a busy host
@@ -65,11 +70,27 @@ func New(ctx context.Context, js jetstream.JetStream, client *http.Client, secre
 	if secrets == nil {
 		secrets = noSecrets{}
 	}
-	return &Deliverer{
+	d := &Deliverer{
 		cfg: cfg, js: js, consumer: cons, outcomes: outcomes, client: client, secrets: secrets,
 		hosts: newHostLimiter(cfg.PerHostConcurrency), log: *cfg.Logger, metrics: cfg.Metrics,
 		slots: make(chan struct{}, cfg.Concurrency), waiting: make(chan struct{}, cfg.MaxWaiting),
-	}, nil
+	}
+	d.messages = cons.Messages
+	if cfg.BreakerThreshold > 0 {
+		d.breaker = newBreaker(cfg.BreakerThreshold, cfg.BreakerOpenFor, cfg.BreakerMaxOpenFor, cfg.Now, d.circuitChanged)
+	}
+	return d, nil
+}
+
+// circuitChanged logs and counts a circuit breaker transition.
+func (d *Deliverer) circuitChanged(host, from, to string, failures, open int) {
+	d.metrics.Circuit(to, open)
+	e := d.log.Warn()
+	if to == circuitClosed {
+		e = d.log.Info()
+	}
+	e.Str("host", host).Str("from", from).Str("to", to).Int("consecutive_failures", failures).
+		Int("circuits_open", open).Msg("circuit breaker")
 }
 
 type noSecrets struct{}
@@ -88,6 +109,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 	d.log.Info().Int("concurrency", d.cfg.Concurrency).Int("prefetch", d.cfg.Prefetch).
 		Int("per_host", d.cfg.PerHostConcurrency).Str("consumer", d.cfg.Streams.Consumer).Msg("deliverer started")
 
+	go d.watchdog(ctx)
 	err := d.pull(ctx, work)
 
 	done := make(chan struct{})
@@ -107,7 +129,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 // and hands the message to a goroutine. It only schedules.
 func (d *Deliverer) pull(ctx, work context.Context) error {
 	for ctx.Err() == nil {
-		it, err := d.consumer.Messages(jetstream.PullMaxMessages(d.cfg.Prefetch))
+		it, err := d.messages(jetstream.PullMaxMessages(d.cfg.Prefetch))
 		if err != nil {
 			d.log.Error().Err(err).Msg("cannot start pulling; retrying in 1s")
 			if !sleep(ctx, time.Second) {
@@ -115,9 +137,12 @@ func (d *Deliverer) pull(ctx, work context.Context) error {
 			}
 			continue
 		}
+		d.lastMsg.Store(time.Now().UnixNano())
+		d.current.Store(&it)
 		d.pulling.Store(true)
 		d.drain(ctx, work, it)
 		d.pulling.Store(false)
+		d.current.Store(nil)
 		it.Stop()
 	}
 	return nil
@@ -144,12 +169,46 @@ func (d *Deliverer) drain(ctx, work context.Context, it jetstream.MessagesContex
 			}
 			return
 		}
+		d.lastMsg.Store(time.Now().UnixNano())
 		d.inflight.Add(1)
 		d.metrics.InFlight(1)
 		go func() {
 			defer func() { <-d.slots; d.metrics.InFlight(-1); d.inflight.Done() }()
 			d.handle(work, msg)
 		}()
+	}
+}
+
+// watchdog re-creates the pull when it makes no progress: messages are
+// pending on the consumer and workers are free, yet nothing arrived for
+// StallTimeout. Pulls have been seen to go silent at high concurrency
+// (and after reconnects) without reporting an error.
+func (d *Deliverer) watchdog(ctx context.Context) {
+	tick := time.NewTicker(d.cfg.StallTimeout / 4)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		idle := time.Since(time.Unix(0, d.lastMsg.Load()))
+		if !d.pulling.Load() || idle < d.cfg.StallTimeout || len(d.slots) == cap(d.slots) {
+			continue
+		}
+		ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		info, err := d.consumer.Info(ictx)
+		cancel()
+		if err != nil || info.NumPending == 0 {
+			continue
+		}
+		if it := d.current.Load(); it != nil {
+			d.log.Warn().Dur("idle", idle).Uint64("pending", info.NumPending).Int("busy_workers", len(d.slots)).
+				Msg("watchdog: no messages pulled while some are pending and workers are free; re-creating the pull")
+			d.metrics.PullRestart()
+			d.lastMsg.Store(time.Now().UnixNano())
+			(*it).Stop()
+		}
 	}
 }
 

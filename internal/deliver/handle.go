@@ -2,6 +2,7 @@ package deliver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"strconv"
@@ -67,14 +68,26 @@ func (d *Deliverer) handle(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 
+	host := req.Host()
+	if ok, reason := d.breaker.allow(host); !ok {
+		out := retry.Outcome{Kind: retry.KindConnection, Err: errors.New(reason)}
+		d.finish(ctx, ev, req, result{outcome: out}, d.cfg.Policy.Decide(ev.attempt, out))
+		return
+	}
 	stop := d.heartbeat(msg)
 	defer stop()
-	release, err := d.hostSlot(ctx, req.Host())
+	release, err := d.hostSlot(ctx, host)
 	if err != nil {
+		d.breaker.abandon(host)
 		return // shutting down: the server redelivers after AckWait
 	}
 	res := d.attempt(ctx, req, ev.attempt)
 	release()
+	if res.sent {
+		d.breaker.record(host, res.outcome)
+	} else {
+		d.breaker.abandon(host)
+	}
 	d.finish(ctx, ev, req, res, d.cfg.Policy.Decide(ev.attempt, res.outcome))
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -222,4 +223,15 @@ func workflowRun(runID string) envelope.WorkflowRun {
 // killed deliverer's messages come back quickly.
 func streamsConfig() streams.Config {
 	return streams.Config{AckWait: 3 * time.Second}
+}
+
+// splitPort returns the host and port of a listener address.
+func splitPort(addr string) (string, string) {
+	i := strings.LastIndex(addr, ":")
+	return addr[:i], addr[i+1:]
+}
+
+// contextWithCancel is context.WithCancel, named for readability in tests.
+func contextWithCancel(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithCancel(ctx)
 }

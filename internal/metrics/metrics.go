@@ -19,6 +19,9 @@ type Deliverer struct {
 	inFlight      prometheus.Gauge
 	waiting       prometheus.Gauge
 	outcomeErrors prometheus.Counter
+	circuits      *prometheus.CounterVec
+	circuitsOpen  prometheus.Gauge
+	watchdog      prometheus.Counter
 }
 
 // NewDeliverer creates the deliverer's series and registers them on reg.
@@ -46,7 +49,19 @@ func NewDeliverer(reg prometheus.Registerer) *Deliverer {
 			Help: "Outcome records that could not be written to the outcomes stream.",
 		}),
 	}
-	reg.MustRegister(m.deliveries, m.attempts, m.inFlight, m.waiting, m.outcomeErrors)
+	m.circuits = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "circuit_transitions_total",
+		Help: "Per-host circuit breaker state changes, by the state entered (open, half_open, closed).",
+	}, []string{"to"})
+	m.circuitsOpen = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: Namespace, Name: "circuits_open",
+		Help: "Destination hosts whose circuit is open or half-open: attempts to them fail at once without sending.",
+	})
+	m.watchdog = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "pull_restarts_total",
+		Help: "Times the no-progress watchdog re-created the pull (messages pending, workers free, nothing received).",
+	})
+	reg.MustRegister(m.deliveries, m.attempts, m.inFlight, m.waiting, m.outcomeErrors, m.circuits, m.circuitsOpen, m.watchdog)
 	return m
 }
 
@@ -84,6 +99,22 @@ func (m *Deliverer) Waiting(delta float64) {
 func (m *Deliverer) OutcomeError() {
 	if m != nil {
 		m.outcomeErrors.Inc()
+	}
+}
+
+// Circuit records a circuit breaker transition into state to, with the
+// number of circuits now open.
+func (m *Deliverer) Circuit(to string, open int) {
+	if m != nil {
+		m.circuits.WithLabelValues(to).Inc()
+		m.circuitsOpen.Set(float64(open))
+	}
+}
+
+// PullRestart counts a watchdog restart of the pull.
+func (m *Deliverer) PullRestart() {
+	if m != nil {
+		m.watchdog.Inc()
 	}
 }
 
