@@ -25,15 +25,16 @@ type SecretSource interface {
 
 // Deliverer consumes the WEBHOOKS consumer and delivers each event.
 type Deliverer struct {
-	cfg      Config
-	js       jetstream.JetStream
-	consumer jetstream.Consumer
-	outcomes jetstream.Stream
-	client   *http.Client
-	secrets  SecretSource
-	hosts    *hostLimiter
-	breaker  *breaker
-	log      zerolog.Logger
+	cfg         Config
+	js          jetstream.JetStream
+	consumer    jetstream.Consumer
+	outcomes    jetstream.Stream
+	undelivered jetstream.Stream
+	client      *http.Client
+	secrets     SecretSource
+	hosts       *hostLimiter
+	breaker     *breaker
+	log         zerolog.Logger
 
 	metrics *metrics.Deliverer
 	pulling atomic.Bool
@@ -67,11 +68,15 @@ func New(ctx context.Context, js jetstream.JetStream, client *http.Client, secre
 	if err != nil {
 		return nil, fmt.Errorf("deliver: open stream %s: %w", cfg.Streams.OutcomesStream, err)
 	}
+	undelivered, err := js.Stream(ctx, cfg.Streams.UndeliveredStream)
+	if err != nil {
+		return nil, fmt.Errorf("deliver: open stream %s: %w", cfg.Streams.UndeliveredStream, err)
+	}
 	if secrets == nil {
 		secrets = noSecrets{}
 	}
 	d := &Deliverer{
-		cfg: cfg, js: js, consumer: cons, outcomes: outcomes, client: client, secrets: secrets,
+		cfg: cfg, js: js, consumer: cons, outcomes: outcomes, undelivered: undelivered, client: client, secrets: secrets,
 		hosts: newHostLimiter(cfg.PerHostConcurrency), log: *cfg.Logger, metrics: cfg.Metrics,
 		slots: make(chan struct{}, cfg.Concurrency), waiting: make(chan struct{}, cfg.MaxWaiting),
 	}

@@ -174,14 +174,27 @@ func TestDeadLetteringTwiceIsHarmless(t *testing.T) {
 		t.Fatal(err)
 	}
 	failure := &envelope.Outcome{V: 1, EventID: "0b7e2f7c-3c1a-4c55-9a43-1f2d3e4c5b6a", OrgID: "org_1", Source: envelope.SourceJob, State: envelope.StateUndelivered}
-	// A second write is what a deliverer does after dying between the
-	// dead-letter publish and the Term: caught by the Nats-Msg-Id dedupe
-	// inside the window, and by the one-message-per-subject rule after it
-	// (the third write has another msg id).
-	for i, replay := range []int{0, 0, 5} {
-		ev := event{msg: fakeMsg{data: []byte(`{"v":1}`)}, replay: replay}
-		if err := d.deadLetter(ctx, ev, failure); err != nil {
+	// A second write of the same round is what a deliverer does after dying
+	// between the dead-letter publish and the Term: caught by the
+	// Nats-Msg-Id dedupe inside the window, and by the one-message-per-
+	// subject rule after it. A later round (a replay that failed again
+	// before the replayer removed the old record) replaces the stale record;
+	// an earlier round never replaces a newer one.
+	subject := h.streams.UndeliveredSubject("org_1", envelope.SourceJob, failure.EventID)
+	for i, w := range []struct{ replay, stored int }{{0, 0}, {0, 0}, {5, 5}, {3, 5}} {
+		f := *failure
+		f.Replay = w.replay
+		ev := event{msg: fakeMsg{data: []byte(`{"v":1}`)}, replay: w.replay}
+		if err := d.deadLetter(ctx, ev, &f); err != nil {
 			t.Fatalf("dead-letter write %d: %v", i+1, err)
+		}
+		raw, err := h.res.Undelivered.GetLastMsgForSubject(ctx, subject)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored, _ := envelope.DecodeOutcome([]byte(raw.Header.Get(HeaderFailure)))
+		if stored.Replay != w.stored {
+			t.Errorf("write %d (replay %d): stored record has replay %d, want %d", i+1, w.replay, stored.Replay, w.stored)
 		}
 	}
 	info, err := h.res.Undelivered.Info(ctx)

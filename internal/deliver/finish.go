@@ -142,25 +142,48 @@ func (d *Deliverer) recordOutcome(ctx context.Context, o *envelope.Outcome) {
 }
 
 // deadLetter publishes the unchanged request with its failure record to
-// WEBHOOKS_UNDELIVERED and waits for the server's ack. An event already
-// there counts as written, so repeating it is harmless.
+// WEBHOOKS_UNDELIVERED and waits for the server's ack. The subject holds
+// one message per event: when it is taken by this same delivery (a
+// deliverer died between the write and the Term), the event counts as
+// written. When it holds an earlier round of the event (a replay failed
+// before the replayer removed the old record), the stale record is
+// replaced, so the event is never left in no stream.
 func (d *Deliverer) deadLetter(ctx context.Context, ev event, failure *envelope.Outcome) error {
 	rec, err := failure.Encode()
 	if err != nil {
 		return err
 	}
-	msg := nats.NewMsg(d.cfg.Streams.UndeliveredSubject(failure.OrgID, failure.Source, failure.EventID))
+	subject := d.cfg.Streams.UndeliveredSubject(failure.OrgID, failure.Source, failure.EventID)
+	msg := nats.NewMsg(subject)
 	msg.Data = ev.msg.Data()
 	msg.Header.Set(HeaderFailure, string(rec))
 	msg.Header.Set(nats.MsgIdHdr, failure.EventID+":undelivered:"+strconv.Itoa(ev.replay))
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	_, err = d.js.PublishMsg(ctx, msg)
-	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeSubjectFull {
-		return nil
+	for range 3 {
+		_, err = d.js.PublishMsg(ctx, msg)
+		var apiErr *jetstream.APIError
+		if !errors.As(err, &apiErr) || apiErr.ErrorCode != errCodeSubjectFull {
+			return err
+		}
+		raw, err := d.undelivered.GetLastMsgForSubject(ctx, subject)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue // the old record was removed meanwhile: write again
+		}
+		if err != nil {
+			return err
+		}
+		stored, err := envelope.DecodeOutcome([]byte(raw.Header.Get(HeaderFailure)))
+		if err == nil && stored.Replay >= ev.replay {
+			return nil // this round (or a later one) is already written
+		}
+		if err := d.undelivered.DeleteMsg(ctx, raw.Sequence); err != nil {
+			if _, gerr := d.undelivered.GetMsg(ctx, raw.Sequence); !errors.Is(gerr, jetstream.ErrMsgNotFound) {
+				return err
+			}
+		}
 	}
-	return err
+	return errors.New("the undelivered record of the event kept changing; retrying later")
 }
 
 // logAttempt writes the one line per attempt, with fixed keys.

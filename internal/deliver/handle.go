@@ -58,6 +58,9 @@ func (d *Deliverer) handle(ctx context.Context, msg jetstream.Msg) {
 			d.cfg.Policy.Decide(ev.attempt, retry.Outcome{Kind: retry.KindInvalidRequest, Err: err}))
 		return
 	}
+	// The request's identity is authoritative (a replay's Nats-Msg-Id is
+	// not the event id).
+	ev.eventID, ev.orgID, ev.source = req.EventID, req.OrgID, string(req.Source)
 	if max := d.cfg.Policy.Schedule.MaxAttempts(); ev.attempt > max {
 		// The previous delivery ended without a decision (its deliverer
 		// died): the schedule is spent, so dead-letter without sending.

@@ -27,6 +27,10 @@ const (
 	MaxIdleConns = 4096
 	// KeepAlive is the TCP keep-alive probe interval of dialed connections.
 	KeepAlive = 30 * time.Second
+	// MaxResponseHeaderBytesDefault caps the response headers read per
+	// attempt (net/http's own default is 10 MiB, which a hostile receiver
+	// streaming endless headers would make every attempt buffer).
+	MaxResponseHeaderBytesDefault = 64 << 10
 )
 
 // ClientConfig tunes the transport built by [NewTransport] and [NewClient].
@@ -49,6 +53,9 @@ type ClientConfig struct {
 	// request is written. Defaults to 0: no limit of its own, the request
 	// context's deadline applies.
 	ResponseHeaderTimeout time.Duration
+	// MaxResponseHeaderBytes caps the response headers, in bytes. Defaults
+	// to MaxResponseHeaderBytesDefault (64 KiB).
+	MaxResponseHeaderBytes int64
 	// RootCAs, if set, replaces the system roots for verifying servers
 	// (tests with httptest TLS servers). Defaults to nil: system roots.
 	RootCAs *x509.CertPool
@@ -67,6 +74,9 @@ func (cfg ClientConfig) withDefaults() ClientConfig {
 	}
 	if cfg.TLSHandshakeTimeout <= 0 {
 		cfg.TLSHandshakeTimeout = TLSHandshakeTimeoutDefault
+	}
+	if cfg.MaxResponseHeaderBytes <= 0 {
+		cfg.MaxResponseHeaderBytes = MaxResponseHeaderBytesDefault
 	}
 	if cfg.ResponseHeaderTimeout < 0 {
 		cfg.ResponseHeaderTimeout = 0
@@ -91,15 +101,16 @@ func NewTransport(p Policy, cfg ClientConfig) *http.Transport {
 	cfg = cfg.withDefaults()
 	dialer := &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: KeepAlive}
 	return &http.Transport{
-		Proxy:                 nil,
-		DialContext:           p.DialContext(dialer),
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          MaxIdleConns,
-		MaxIdleConnsPerHost:   cfg.MaxIdleConnsPerHost,
-		IdleConnTimeout:       cfg.IdleConnTimeout,
-		TLSHandshakeTimeout:   cfg.TLSHandshakeTimeout,
-		ResponseHeaderTimeout: cfg.ResponseHeaderTimeout,
-		DisableCompression:    true,
+		Proxy:                  nil,
+		DialContext:            p.DialContext(dialer),
+		ForceAttemptHTTP2:      true,
+		MaxIdleConns:           MaxIdleConns,
+		MaxIdleConnsPerHost:    cfg.MaxIdleConnsPerHost,
+		IdleConnTimeout:        cfg.IdleConnTimeout,
+		TLSHandshakeTimeout:    cfg.TLSHandshakeTimeout,
+		ResponseHeaderTimeout:  cfg.ResponseHeaderTimeout,
+		MaxResponseHeaderBytes: cfg.MaxResponseHeaderBytes,
+		DisableCompression:     true,
 		TLSClientConfig: &tls.Config{
 			MinVersion: tls.VersionTLS12,
 			RootCAs:    cfg.RootCAs,

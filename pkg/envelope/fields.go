@@ -1,6 +1,7 @@
 package envelope
 
 import (
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -99,6 +100,9 @@ func (p URLPolicy) CheckURL(raw string) string {
 	if u.Hostname() == "" {
 		return "must have a host"
 	}
+	if !validHost(u.Hostname()) {
+		return "host must be a DNS name or an IP address"
+	}
 	if strings.Contains(u.Host, "%") {
 		return "must not contain a zone-scoped address"
 	}
@@ -133,4 +137,27 @@ func hasControl(s string) bool {
 		}
 	}
 	return false
+}
+
+// validHost reports whether h is an IP literal or a DNS name made of
+// letters, digits, hyphens and underscores (labels of 1..63, 253 in all).
+func validHost(h string) bool {
+	if _, err := netip.ParseAddr(h); err == nil {
+		return true
+	}
+	if len(h) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(h, "."), ".") {
+		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Limits on the extra headers a workflow block may add.
@@ -97,6 +98,8 @@ func checkHeaders(p *problems, headers map[string]string) {
 			p.add(field, "value contains CR, LF or NUL")
 		case !validHeaderValue(value):
 			p.add(field, "value contains a control character")
+		case !utf8.ValidString(value):
+			p.add(field, "value is not valid UTF-8")
 		}
 	}
 }

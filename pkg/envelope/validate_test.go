@@ -86,6 +86,7 @@ func TestDecodeRejects(t *testing.T) {
 		{name: "url too long", data: mutate(t, "request_job.json", func(m map[string]any) { m["url"] = "https://example.com/" + strings.Repeat("a", 2064) }), wantErr: ErrInvalid, wantField: "url"},
 		{name: "url with space", data: mutate(t, "request_job.json", func(m map[string]any) { m["url"] = "https://example.com/a b" }), wantErr: ErrInvalid, wantField: "url"},
 		{name: "url zone", data: mutate(t, "request_job.json", func(m map[string]any) { m["url"] = "https://[fe80::1%25lo]/" }), wantErr: ErrInvalid, wantField: "url"},
+		{name: "url bad host", data: mutate(t, "request_job.json", func(m map[string]any) { m["url"] = "https://a<b>.example/" }), wantErr: ErrInvalid, wantField: "url"},
 		{name: "url bad port", data: mutate(t, "request_job.json", func(m map[string]any) { m["url"] = "https://example.com:70000/" }), wantErr: ErrInvalid, wantField: "url"},
 		{name: "event type mismatch", data: mutate(t, "request_job.json", func(m map[string]any) { m["event_type"] = "find_phone" }), wantErr: ErrInvalid, wantField: "event_type"},
 		{name: "job missing", data: mutate(t, "request_job.json", func(m map[string]any) { delete(m, "job") }), wantErr: ErrInvalid, wantField: "job"},

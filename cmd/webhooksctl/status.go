@@ -1,0 +1,105 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/sixtyfour-oss/webhooks/internal/status"
+	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
+)
+
+// status prints the delivery status of an event, task or run.
+func (c *cli) status(args []string) error {
+	fs := newFlags("status")
+	var q status.Query
+	fs.StringVar(&q.EventID, "event-id", "", "event id")
+	fs.StringVar(&q.TaskID, "task-id", "", "async job task id")
+	fs.StringVar(&q.RunID, "run-id", "", "workflow run id")
+	fs.StringVar(&q.OrgID, "org", "", "organization id (narrows the lookup)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if rest, err := parse(fs, args); err != nil {
+		return err
+	} else if len(rest) > 0 {
+		return usagef("status: unexpected argument %q", rest[0])
+	}
+	n := 0
+	for _, v := range []string{q.EventID, q.TaskID, q.RunID} {
+		if v != "" {
+			n++
+		}
+	}
+	switch {
+	case n != 1:
+		return usagef("status needs exactly one of --event-id, --task-id or --run-id")
+	case q.EventID != "" && !envelope.ValidOrgID(q.EventID):
+		return usagef("--event-id %q is not an event id", q.EventID)
+	case q.OrgID != "" && !envelope.ValidOrgID(q.OrgID):
+		return usagef("--org %q must match [A-Za-z0-9_-]{1,64}", q.OrgID)
+	}
+	s, err := c.connect()
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	out, err := status.Lookup(c.ctx, s.js, s.streams, q)
+	switch {
+	case errors.Is(err, status.ErrNotFound):
+		return errors.New("no delivery status found (outcomes are kept for the undelivered retention, 14 days by default)")
+	case errors.Is(err, status.ErrInvalidQuery):
+		return usageError{err}
+	case err != nil:
+		return explain(err)
+	}
+	if *asJSON {
+		return printJSON(c.out, out)
+	}
+	for i, st := range out {
+		if i > 0 {
+			fmt.Fprintln(c.out)
+		}
+		c.printStatus(st)
+	}
+	return nil
+}
+
+// printStatus writes one status as aligned "key: value" lines.
+func (c *cli) printStatus(st status.Status) {
+	tw := tabwriter.NewWriter(c.out, 0, 0, 1, ' ', 0)
+	row := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(tw, "%s:\t%s\n", k, v)
+		}
+	}
+	when := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	row("Event", st.EventID)
+	row("Organization", st.OrgID)
+	row("Source", st.Source)
+	row("Type", st.EventType)
+	row("Task", st.TaskID)
+	row("Run", st.RunID)
+	row("Host", st.Host)
+	row("State", st.State)
+	row("Attempts", fmt.Sprint(st.Attempts))
+	row("Last status", fmt.Sprint(st.LastStatusCode))
+	row("Last error", st.LastError)
+	row("Response", oneLine(st.ResponseExcerpt, 120))
+	row("Queued", when(st.QueuedAt))
+	row("First attempt", when(st.FirstAttemptAt))
+	row("Last attempt", when(st.LastAttemptAt))
+	if st.NextAttemptAt != nil {
+		row("Next attempt", when(*st.NextAttemptAt))
+	}
+	row("Replay", fmt.Sprint(st.Replay))
+	row("In undelivered", fmt.Sprint(st.InUndelivered))
+	if st.State == envelope.StateUndelivered && !st.InUndelivered {
+		row("Note", "no longer in the undelivered stream: replayed and not yet retried, purged, or expired")
+	}
+	_ = tw.Flush()
+}

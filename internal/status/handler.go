@@ -1,0 +1,96 @@
+package status
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/sixtyfour-oss/webhooks/internal/streams"
+)
+
+// Path is where Handler answers.
+const Path = "/v1/status"
+
+// errorBody is the body of every error response.
+type errorBody struct {
+	Error   string `json:"error"`
+	Message string `json:"message"`
+}
+
+// Handler serves delivery status lookups:
+//
+//	GET /v1/status?event_id=<id>[&org_id=<org>]
+//	GET /v1/status?task_id=<id>[&org_id=<org>]
+//	GET /v1/status?run_id=<id>[&org_id=<org>]
+//	  200 [Status, ...]                                 oldest first
+//	  400 {"error": "invalid_request", "message": "..."} none, several or a bad parameter
+//	  404 {"error": "not_found", "message": "..."}       nothing matched, or another path
+//	  405 {"error": "method_not_allowed", ...}           with Allow: GET, HEAD
+//	  503 {"error": "unavailable", "message": "..."}     JetStream could not be read; retry
+//
+// It does not authenticate: mount it behind the caller's authentication
+// (the publisher's bearer token). A lookup by task or run id reads every
+// outcome of that source (see the package documentation); the request's
+// context bounds it.
+func Handler(js jetstream.JetStream, sc streams.Config) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != Path {
+			writeJSON(w, http.StatusNotFound, errorBody{"not_found", "no such endpoint; use GET " + Path})
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeJSON(w, http.StatusMethodNotAllowed, errorBody{"method_not_allowed", "use GET"})
+			return
+		}
+		q, err := parseQuery(r)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, errorBody{"invalid_request", err.Error()})
+			return
+		}
+		out, err := Lookup(r.Context(), js, sc, q)
+		switch {
+		case err == nil:
+			writeJSON(w, http.StatusOK, out)
+		case errors.Is(err, ErrInvalidQuery):
+			writeJSON(w, http.StatusBadRequest, errorBody{"invalid_request", err.Error()})
+		case errors.Is(err, ErrNotFound):
+			writeJSON(w, http.StatusNotFound, errorBody{"not_found", "no delivery status matches the query"})
+		default:
+			writeJSON(w, http.StatusServiceUnavailable, errorBody{"unavailable", "the status store could not be read; retry"})
+		}
+	})
+}
+
+// parseQuery reads the query parameters; a parameter given twice is an error.
+func parseQuery(r *http.Request) (Query, error) {
+	values := r.URL.Query()
+	var q Query
+	for name, dst := range map[string]*string{"event_id": &q.EventID, "task_id": &q.TaskID, "run_id": &q.RunID, "org_id": &q.OrgID} {
+		switch v := values[name]; len(v) {
+		case 0:
+		case 1:
+			*dst = v[0]
+		default:
+			return Query{}, errors.New(name + " is given more than once")
+		}
+	}
+	return q, q.validate()
+}
+
+// writeJSON writes v as the JSON response with the given status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		body = []byte(`{"error":"internal","message":"response encoding failed"}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}

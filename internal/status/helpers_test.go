@@ -1,0 +1,83 @@
+package status
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/sixtyfour-oss/webhooks/internal/jstest"
+	"github.com/sixtyfour-oss/webhooks/internal/streams"
+	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
+)
+
+type env struct {
+	t   *testing.T
+	ctx context.Context
+	js  jetstream.JetStream
+	sc  streams.Config
+	n   int // events made so far; orders their QueuedAt
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	s := jstest.Server(t)
+	_, js := jstest.Connect(t, s)
+	ctx := jstest.Context(t, 30*time.Second)
+	sc := streams.Config{}.WithDefaults()
+	if _, err := streams.Ensure(ctx, js, sc); err != nil {
+		t.Fatal(err)
+	}
+	return &env{t: t, ctx: ctx, js: js, sc: sc}
+}
+
+// outcome returns a record as the deliverer writes it: a job event when
+// taskID is set, else a workflow event of runID.
+func (e *env) outcome(org, taskID, runID, state string) *envelope.Outcome {
+	e.n++
+	now := time.Date(2026, 5, 1, 10, 0, e.n, 0, time.UTC)
+	id, _ := envelope.NewEventID()
+	o := &envelope.Outcome{V: 1, EventID: id, OrgID: org, Source: envelope.SourceJob, EventType: "find_email",
+		TaskID: taskID, Host: "hooks.example.com", State: state, Final: state != envelope.StateRetrying,
+		Success: state == envelope.StateDelivered, Attempts: 3, StatusCode: 200, ResponseExcerpt: "ok",
+		QueuedAt: now, FirstAttemptAt: now.Add(time.Second), LastAttemptAt: now.Add(4 * time.Second)}
+	if runID != "" {
+		o.Source, o.EventType, o.TaskID, o.RunID, o.WorkflowID = envelope.SourceWorkflow, envelope.WorkflowEventType, "", runID, "wf_1"
+	}
+	switch state {
+	case envelope.StateRetrying:
+		next := now.Add(10 * time.Second)
+		o.NextAttemptAt, o.StatusCode, o.Error = &next, 503, "HTTP 503"
+	case envelope.StateUndelivered:
+		o.StatusCode, o.Error, o.Attempts = 500, "attempts exhausted after 6 attempts: HTTP 500", 6
+	}
+	o.SetBlockColumns()
+	return o
+}
+
+// record writes the outcome, and for an undelivered one the dead letter too.
+func (e *env) record(o *envelope.Outcome, withOutcome bool) *envelope.Outcome {
+	e.t.Helper()
+	data, err := o.Encode()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if withOutcome {
+		if _, err := e.js.Publish(e.ctx, e.sc.OutcomeSubject(o.OrgID, o.Source, o.EventID), data); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	if o.State == envelope.StateUndelivered {
+		msg := nats.NewMsg(e.sc.UndeliveredSubject(o.OrgID, o.Source, o.EventID))
+		msg.Data = []byte(`{"v":1}`)
+		msg.Header.Set(HeaderFailure, string(data))
+		msg.Header.Set(nats.MsgIdHdr, o.EventID+":undelivered:"+strconv.Itoa(o.Replay))
+		if _, err := e.js.PublishMsg(e.ctx, msg); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	return o
+}
