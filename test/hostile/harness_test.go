@@ -229,4 +229,3 @@ func workflowRun(runID string) envelope.WorkflowRun {
 	return envelope.WorkflowRun{WorkflowID: "wf_hostile", RunID: runID, RowCount: 1, PreviousBlockID: "blk_2",
 		PreviousBlockName: "lead_enrichment", PreviousBlockNumber: 2, Results: []byte(`[{"name":"John Doe"}]`)}
 }
-
