@@ -37,7 +37,7 @@ type result struct {
 
 // attempt signs and POSTs one attempt. It sends nothing when the
 // organization has a secret that cannot be used (fail closed).
-func (d *Deliverer) attempt(ctx context.Context, req *envelope.Request, attempt int) result {
+func (d *Deliverer) attempt(ctx context.Context, req *envelope.Request, attempt int, signLink bool) result {
 	now := d.cfg.Now()
 	res := result{sentAt: now}
 	secrets, err := d.secrets.Signing(req.OrgID, now)
@@ -45,7 +45,12 @@ func (d *Deliverer) attempt(ctx context.Context, req *envelope.Request, attempt 
 		res.outcome = retry.Outcome{Kind: retry.KindSigningUnavailable, Err: err}
 		return res
 	}
-	body, err := req.Body(attempt, now)
+	a := envelope.Attempt{Number: attempt, SentAt: now}
+	if signLink {
+		link := d.cfg.Links.Signer.URL(req.Workflow.ResultsObject, now)
+		a.DownloadURL = &link
+	}
+	body, err := req.Render(a)
 	if err != nil {
 		res.outcome = retry.Outcome{Kind: retry.KindInvalidRequest, Err: err}
 		return res

@@ -98,6 +98,9 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// Now is the clock. Defaults to time.Now.
 	Now func() time.Time
+	// Links configures signed results_download_url and the wait for a
+	// block's CSV; the zero value turns them off.
+	Links Links
 	// Metrics records the deliverer's series; nil records nothing.
 	Metrics *metrics.Deliverer
 	// Logger receives one line per attempt and lifecycle events. Defaults to
@@ -135,6 +138,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.StallTimeout == 0 {
 		c.StallTimeout = DefaultStallTimeout
+	}
+	if c.Links.Wait == 0 {
+		c.Links.Wait = DefaultLinkWait
+	}
+	if c.Links.Poll == 0 {
+		c.Links.Poll = DefaultLinkPoll
 	}
 	if c.HeartbeatInterval == 0 {
 		c.HeartbeatInterval = c.Streams.AckWait / 3

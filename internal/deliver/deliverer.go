@@ -115,6 +115,9 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		Int("per_host", d.cfg.PerHostConcurrency).Str("consumer", d.cfg.Streams.Consumer).Msg("deliverer started")
 
 	go d.watchdog(ctx)
+	if d.cfg.Links.Store != nil && d.cfg.Links.Signer != nil {
+		go d.runWaiter(ctx)
+	}
 	err := d.pull(ctx, work)
 
 	done := make(chan struct{})

@@ -71,6 +71,24 @@ func (d *Deliverer) handle(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 
+	plan, err := d.planLink(ctx, req, d.cfg.Now())
+	switch {
+	case err != nil:
+		// The results store cannot be read: a failed attempt, retried.
+		out := retry.Outcome{Kind: retry.KindConnection, Err: fmt.Errorf("results store: %w", err)}
+		d.finish(ctx, ev, req, result{outcome: out}, d.cfg.Policy.Decide(ev.attempt, out))
+		return
+	case plan == linkWait:
+		if err := d.park(ctx, ev, req); err != nil {
+			d.log.Warn().Err(err).Str("event_id", ev.eventID).Msg("cannot park the event while its CSV is missing; retrying")
+			_ = msg.NakWithDelay(d.cfg.Links.Poll)
+		}
+		return
+	case plan == linkLost:
+		d.finish(ctx, ev, req, result{}, retry.Decision{Action: retry.ActionDeadLetter,
+			Reason: "results too large to inline, and their download (" + req.Workflow.ResultsObject + ") is not available"})
+		return
+	}
 	host := req.Host()
 	if ok, reason := d.breaker.allow(host); !ok {
 		out := retry.Outcome{Kind: retry.KindConnection, Err: errors.New(reason)}
@@ -84,7 +102,7 @@ func (d *Deliverer) handle(ctx context.Context, msg jetstream.Msg) {
 		d.breaker.abandon(host)
 		return // shutting down: the server redelivers after AckWait
 	}
-	res := d.attempt(ctx, req, ev.attempt)
+	res := d.attempt(ctx, req, ev.attempt, plan == linkSigned)
 	release()
 	if res.sent {
 		d.breaker.record(host, res.outcome)

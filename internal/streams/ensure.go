@@ -3,6 +3,7 @@ package streams
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -15,7 +16,7 @@ func (c Config) DeliverStreamConfig() jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:        c.DeliverStream,
 		Description: "Pending webhook deliveries",
-		Subjects:    []string{c.SubjectPrefix + ".deliver.>"},
+		Subjects:    []string{c.SubjectPrefix + ".deliver.>", c.SubjectPrefix + ".waiting.>"},
 		Retention:   jetstream.WorkQueuePolicy,
 		Storage:     jetstream.FileStorage,
 		Discard:     jetstream.DiscardNew,
@@ -83,6 +84,22 @@ func (c Config) ConsumerConfig() jetstream.ConsumerConfig {
 	}
 }
 
+// WaiterConsumerConfig is the durable pull consumer of the link waiter:
+// workflow events parked while their previous block's CSV is not there
+// yet. Each check of the Object Store is a NakWithDelay away from the next.
+func (c Config) WaiterConsumerConfig() jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       c.WaiterConsumer,
+		Description:   "Workflow webhooks waiting for their CSV",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       c.AckWait,
+		MaxDeliver:    -1,
+		MaxAckPending: c.MaxAckPending,
+		FilterSubject: c.SubjectPrefix + ".waiting.>",
+		Replicas:      c.Replicas,
+	}
+}
+
 // SecretsBucketConfig is the signing-secret KV bucket: one revision per
 // organization (older revisions would keep revoked ciphertexts around; the
 // record itself keeps the metadata of recently revoked secrets), file storage.
@@ -96,13 +113,30 @@ func (c Config) SecretsBucketConfig() jetstream.KeyValueConfig {
 	}
 }
 
+// DefaultResultsMaxAge is how long result files are kept.
+const DefaultResultsMaxAge = 7 * 24 * time.Hour
+
+// ResultsBucketConfig is the results Object Store: CSVs of workflow blocks
+// and rows too large to inline, kept DefaultResultsMaxAge.
+func (c Config) ResultsBucketConfig() jetstream.ObjectStoreConfig {
+	return jetstream.ObjectStoreConfig{
+		Bucket:      c.ResultsBucket,
+		Description: "Workflow result files behind results_download_url",
+		TTL:         DefaultResultsMaxAge,
+		Storage:     jetstream.FileStorage,
+		Replicas:    c.Replicas,
+	}
+}
+
 // Resources are the handles Ensure returns.
 type Resources struct {
 	Deliver     jetstream.Stream
 	Undelivered jetstream.Stream
 	Outcomes    jetstream.Stream
 	Consumer    jetstream.Consumer
+	Waiter      jetstream.Consumer
 	Secrets     jetstream.KeyValue
+	Results     jetstream.ObjectStore
 }
 
 // Ensure creates every stream, the consumer and the secrets bucket, or
@@ -127,8 +161,14 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c Config) (*Resources, 
 	if r.Consumer, err = r.Deliver.CreateOrUpdateConsumer(ctx, c.ConsumerConfig()); err != nil {
 		return nil, fmt.Errorf("streams: ensure consumer %s: %w", c.Consumer, err)
 	}
+	if r.Waiter, err = r.Deliver.CreateOrUpdateConsumer(ctx, c.WaiterConsumerConfig()); err != nil {
+		return nil, fmt.Errorf("streams: ensure consumer %s: %w", c.WaiterConsumer, err)
+	}
 	if r.Secrets, err = js.CreateOrUpdateKeyValue(ctx, c.SecretsBucketConfig()); err != nil {
 		return nil, fmt.Errorf("streams: ensure bucket %s: %w", c.SecretsBucket, err)
+	}
+	if r.Results, err = js.CreateOrUpdateObjectStore(ctx, c.ResultsBucketConfig()); err != nil {
+		return nil, fmt.Errorf("streams: ensure object store %s: %w", c.ResultsBucket, err)
 	}
 	return &r, nil
 }

@@ -25,6 +25,12 @@ const (
 	DefaultSecretsBucket = "WEBHOOKS_SECRETS"
 	// DefaultConsumer is the durable pull consumer every deliverer binds to.
 	DefaultConsumer = "deliverer"
+	// DefaultWaiterConsumer holds workflow events that wait for their
+	// previous block's CSV, outside the deliverers' consumer.
+	DefaultWaiterConsumer = "link-waiter"
+	// DefaultResultsBucket is the Object Store bucket of result files (CSVs
+	// and rows too large to inline) that download URLs point to.
+	DefaultResultsBucket = "WEBHOOKS_RESULTS"
 	// DefaultSubjectPrefix starts every subject of the pipeline.
 	DefaultSubjectPrefix = "webhooks"
 	// DefaultReplicas is the replica count of streams and buckets: 1 for
@@ -65,6 +71,10 @@ type Config struct {
 	SecretsBucket string
 	// Consumer is the durable consumer name. Defaults to DefaultConsumer.
 	Consumer string
+	// WaiterConsumer is the link waiter's durable consumer. Defaults to DefaultWaiterConsumer.
+	WaiterConsumer string
+	// ResultsBucket is the results Object Store. Defaults to DefaultResultsBucket.
+	ResultsBucket string
 	// SubjectPrefix is the first subject token. Defaults to DefaultSubjectPrefix.
 	SubjectPrefix string
 	// Replicas for streams, consumer and bucket (1..5). Defaults to DefaultReplicas.
@@ -96,6 +106,8 @@ func (c Config) WithDefaults() Config {
 	def(&c.OutcomesStream, DefaultOutcomesStream)
 	def(&c.SecretsBucket, DefaultSecretsBucket)
 	def(&c.Consumer, DefaultConsumer)
+	def(&c.WaiterConsumer, DefaultWaiterConsumer)
+	def(&c.ResultsBucket, DefaultResultsBucket)
 	def(&c.SubjectPrefix, DefaultSubjectPrefix)
 	if c.Replicas == 0 {
 		c.Replicas = DefaultReplicas
@@ -138,6 +150,7 @@ func (c Config) Validate() error {
 	for name, v := range map[string]string{
 		"DeliverStream": c.DeliverStream, "UndeliveredStream": c.UndeliveredStream, "OutcomesStream": c.OutcomesStream,
 		"SecretsBucket": c.SecretsBucket, "Consumer": c.Consumer, "SubjectPrefix": c.SubjectPrefix,
+		"WaiterConsumer": c.WaiterConsumer, "ResultsBucket": c.ResultsBucket,
 	} {
 		if !envelope.ValidOrgID(v) {
 			return fmt.Errorf("%w: %s = %q, want [A-Za-z0-9_-]{1,64}", ErrInvalidConfig, name, v)
@@ -150,6 +163,12 @@ func (c Config) Validate() error {
 // <prefix>.deliver.<org_id>.<source>.
 func (c Config) DeliverSubject(orgID string, source envelope.Source) string {
 	return c.SubjectPrefix + ".deliver." + orgID + "." + string(source)
+}
+
+// WaitingSubject is where a workflow event waits for its CSV:
+// <prefix>.waiting.<org_id>.<source>.
+func (c Config) WaitingSubject(orgID string, source envelope.Source) string {
+	return c.SubjectPrefix + ".waiting." + orgID + "." + string(source)
 }
 
 // UndeliveredSubject is the per-event dead-letter subject:

@@ -43,6 +43,7 @@ type wireWorkflow struct {
 	StartedAt              *time.Time      `json:"started_at"`
 	IncludeCSVDownloadLink *bool           `json:"include_csv_download_link"`
 	ResultsDownloadURL     *string         `json:"results_download_url"`
+	ResultsObject          *string         `json:"results_object"`
 	Results                json.RawMessage `json:"results"`
 }
 
@@ -153,6 +154,12 @@ func (w *wireWorkflow) run(p *problems) *WorkflowRun {
 	}
 	if w.IncludeCSVDownloadLink != nil {
 		r.IncludeCSVDownloadLink = *w.IncludeCSVDownloadLink
+	}
+	if w.ResultsObject != nil {
+		r.ResultsObject = *w.ResultsObject
+	}
+	if bytes.Equal(bytes.TrimSpace(r.Results), []byte("null")) {
+		r.Results = nil
 	}
 	return r
 }

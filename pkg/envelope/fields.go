@@ -19,6 +19,8 @@ const (
 	MaxErrorLength = 64 << 10
 	// MaxBlockNameLength bounds previous_block_name, in bytes.
 	MaxBlockNameLength = 256
+	// MaxObjectKeyLength bounds results_object, in bytes.
+	MaxObjectKeyLength = 1024
 )
 
 // ValidOrgID reports whether id is a valid organization id:

@@ -219,19 +219,38 @@ func (r *Request) Encode() ([]byte, error) {
 	return b, nil
 }
 
-// Body returns the exact bytes to POST for the given attempt (1-based) sent
-// at sentAt: the job result envelope, or the workflow run envelope with
-// attempt, completed_at and duration_ms filled.
-func (r *Request) Body(attempt int, sentAt time.Time) ([]byte, error) {
+// Attempt is what a deliverer fills in for one attempt.
+type Attempt struct {
+	// Number is the attempt, starting at 1.
+	Number int
+	// SentAt is the send time (completed_at).
+	SentAt time.Time
+	// DownloadURL, when not nil, is the signed results_download_url of this
+	// attempt (workflow runs); nil keeps the request's own.
+	DownloadURL *string
+}
+
+// Render returns the exact bytes to POST for one attempt: the job result
+// envelope, or the workflow run envelope with attempt, completed_at,
+// duration_ms (and a fresh download URL, when given) filled.
+func (r *Request) Render(a Attempt) ([]byte, error) {
 	switch {
 	case r.Job != nil:
 		return r.Job.Body()
 	case r.Workflow != nil:
-		env := r.Workflow.Envelope(r.EventID, r.OrgID, r.CreatedAt, attempt, sentAt)
+		env := r.Workflow.Envelope(r.EventID, r.OrgID, r.CreatedAt, a.Number, a.SentAt)
+		if a.DownloadURL != nil {
+			env.ResultsDownloadURL = a.DownloadURL
+		}
 		return env.Body()
 	default:
 		return nil, fmt.Errorf("envelope: request %s has no payload: %w", r.EventID, ErrInvalid)
 	}
+}
+
+// Body is Render for an attempt without a fresh download URL.
+func (r *Request) Body(attempt int, sentAt time.Time) ([]byte, error) {
+	return r.Render(Attempt{Number: attempt, SentAt: sentAt})
 }
 
 // Host returns the destination's host name in lower case, without port or

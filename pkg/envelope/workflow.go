@@ -45,8 +45,15 @@ type WorkflowRun struct {
 	// CSV in results_download_url. Defaults to false.
 	IncludeCSVDownloadLink bool `json:"include_csv_download_link,omitempty"`
 	// ResultsDownloadURL is a signed download URL for the results, or nil
-	// (sent as null).
+	// (sent as null). Usually left nil: the deliverer signs a fresh URL for
+	// ResultsObject at each attempt.
 	ResultsDownloadURL *string `json:"results_download_url"`
+	// ResultsObject is the key, in the results Object Store bucket, of the
+	// file that results_download_url must point to: the previous block's
+	// CSV (include_csv_download_link) or the rows stored because they were
+	// too large to inline. The deliverer signs a URL for it at send time.
+	// Optional.
+	ResultsObject string `json:"results_object,omitempty"`
 	// Results holds the inline result rows as a JSON array, or is empty/null
 	// (sent as null) when the rows are too large to embed.
 	Results json.RawMessage `json:"results"`
@@ -95,6 +102,9 @@ func (w *WorkflowRun) check(p *problems, prefix string, urls URLPolicy) {
 		if msg := urls.CheckURL(*w.ResultsDownloadURL); msg != "" {
 			p.add(prefix+".results_download_url", msg)
 		}
+	}
+	if w.ResultsObject != "" && (len(w.ResultsObject) > MaxObjectKeyLength || hasControl(w.ResultsObject)) {
+		p.add(prefix+".results_object", "must be at most "+strconv.Itoa(MaxObjectKeyLength)+" bytes without control characters")
 	}
 	if !isJSONArrayOrNull(w.Results) {
 		p.add(prefix+".results", "must be a JSON array or null")
