@@ -294,6 +294,20 @@ func TestServe(t *testing.T) {
 	if strings.Contains(stderr.String(), "tok_b") {
 		t.Error("log contains a token")
 	}
+	for token, want := range map[string]int{"": http.StatusUnauthorized, "tok_b": http.StatusNotFound} {
+		sreq, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/v1/status?event_id=0b7e2f7c-3c1a-4c55-9a43-1f2d3e4c5b6a", nil)
+		if token != "" {
+			sreq.Header.Set("Authorization", "Bearer "+token)
+		}
+		sresp, err := http.DefaultClient.Do(sreq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sresp.Body.Close()
+		if sresp.StatusCode != want {
+			t.Errorf("GET /v1/status with token %q = %d, want %d", token, sresp.StatusCode, want)
+		}
+	}
 	cancel()
 	select {
 	case err := <-done:

@@ -9,14 +9,17 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
 	"github.com/sixtyfour-oss/webhooks/internal/adminapi"
+	"github.com/sixtyfour-oss/webhooks/internal/httpapi"
 	"github.com/sixtyfour-oss/webhooks/internal/ingest"
 	"github.com/sixtyfour-oss/webhooks/internal/metrics"
 	"github.com/sixtyfour-oss/webhooks/internal/natsconn"
 	"github.com/sixtyfour-oss/webhooks/internal/secrets"
 	"github.com/sixtyfour-oss/webhooks/internal/service"
+	"github.com/sixtyfour-oss/webhooks/internal/status"
 	"github.com/sixtyfour-oss/webhooks/internal/streams"
 	"github.com/sixtyfour-oss/webhooks/internal/version"
 	"github.com/sixtyfour-oss/webhooks/pkg/publish"
@@ -52,7 +55,7 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger) error {
 	reg := service.NewRegistry()
 	ingestCfg := cfg.ingestConfig(&log)
 	ingestCfg.Metrics = metrics.NewPublisher(reg)
-	handler, err := routes(cfg, pub, ingestCfg, res, log)
+	handler, err := routes(cfg, conn.JS, pub, ingestCfg, res, log)
 	if err != nil {
 		return err
 	}
@@ -101,20 +104,29 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger) error {
 	return nil
 }
 
-// routes mounts the ingest API and, when admin tokens are set, the admin
-// API (which needs the master key to encrypt new secrets).
-func routes(cfg config, pub *publish.Publisher, ingestCfg ingest.Config, res *streams.Resources, log zerolog.Logger) (http.Handler, error) {
-	ingestHandler := ingest.NewHandler(pub, ingestCfg)
+// routes mounts the ingest API, the status lookup (for ingest and admin
+// tokens) and, when admin tokens are set, the admin API (which needs the
+// master key to encrypt new secrets).
+func routes(cfg config, js jetstream.JetStream, pub *publish.Publisher, ingestCfg ingest.Config, res *streams.Resources, log zerolog.Logger) (http.Handler, error) {
+	mux := http.NewServeMux()
+	mux.Handle("/", ingest.NewHandler(pub, ingestCfg))
+	readers := httpapi.NewTokens(append(append([]string(nil), cfg.tokens...), cfg.adminTokens...))
+	statusHandler := status.Handler(js, cfg.Streams())
+	mux.Handle("/v1/status", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !readers.Authorized(r) {
+			httpapi.Unauthorized(w)
+			return
+		}
+		statusHandler.ServeHTTP(w, r)
+	}))
 	if len(cfg.adminTokens) == 0 {
-		return ingestHandler, nil
+		return mux, nil
 	}
 	keyring, err := cfg.Keyring(log)
 	if err != nil {
 		return nil, fmt.Errorf("PUBLISHER_ADMIN_TOKENS is set, so the admin API needs the master key: %w", err)
 	}
-	mux := http.NewServeMux()
 	mux.Handle(adminapi.PathPrefix, adminapi.NewHandler(&secrets.Manager{KV: res.Secrets, Keyring: keyring}, cfg.adminTokens, log))
-	mux.Handle("/", ingestHandler)
 	log.Info().Str("path", adminapi.PathPrefix).Msg("admin API enabled")
 	return mux, nil
 }
