@@ -1,23 +1,17 @@
 package status
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/sixtyfour-oss/webhooks/internal/httpapi"
 	"github.com/sixtyfour-oss/webhooks/internal/streams"
 )
 
 // Path is where Handler answers.
 const Path = "/v1/status"
-
-// errorBody is the body of every error response.
-type errorBody struct {
-	Error   string `json:"error"`
-	Message string `json:"message"`
-}
 
 // Handler serves delivery status lookups:
 //
@@ -37,29 +31,29 @@ type errorBody struct {
 func Handler(js jetstream.JetStream, sc streams.Config) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != Path {
-			writeJSON(w, http.StatusNotFound, errorBody{"not_found", "no such endpoint; use GET " + Path})
+			httpapi.WriteError(w, http.StatusNotFound, "not_found", "no such endpoint; use GET "+Path)
 			return
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
-			writeJSON(w, http.StatusMethodNotAllowed, errorBody{"method_not_allowed", "use GET"})
+			httpapi.WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use GET")
 			return
 		}
 		q, err := parseQuery(r)
 		if err != nil {
-			writeJSON(w, http.StatusBadRequest, errorBody{"invalid_request", err.Error()})
+			httpapi.WriteError(w, http.StatusBadRequest, "invalid_request", err.Error())
 			return
 		}
 		out, err := Lookup(r.Context(), js, sc, q)
 		switch {
 		case err == nil:
-			writeJSON(w, http.StatusOK, out)
+			httpapi.WriteJSON(w, http.StatusOK, out)
 		case errors.Is(err, ErrInvalidQuery):
-			writeJSON(w, http.StatusBadRequest, errorBody{"invalid_request", err.Error()})
+			httpapi.WriteError(w, http.StatusBadRequest, "invalid_request", err.Error())
 		case errors.Is(err, ErrNotFound):
-			writeJSON(w, http.StatusNotFound, errorBody{"not_found", "no delivery status matches the query"})
+			httpapi.WriteError(w, http.StatusNotFound, "not_found", "no delivery status matches the query")
 		default:
-			writeJSON(w, http.StatusServiceUnavailable, errorBody{"unavailable", "the status store could not be read; retry"})
+			httpapi.WriteError(w, http.StatusServiceUnavailable, "unavailable", "the status store could not be read; retry")
 		}
 	})
 }
@@ -78,19 +72,4 @@ func parseQuery(r *http.Request) (Query, error) {
 		}
 	}
 	return q, q.validate()
-}
-
-// writeJSON writes v as the JSON response with the given status.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		status = http.StatusInternalServerError
-		body = []byte(`{"error":"internal","message":"response encoding failed"}`)
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(body, '\n'))
 }

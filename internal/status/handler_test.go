@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"testing"
 
+	"github.com/sixtyfour-oss/webhooks/internal/httpapi"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 )
 
@@ -41,7 +42,7 @@ func TestHandler(t *testing.T) {
 				t.Errorf("Content-Type = %q, want application/json", ct)
 			}
 			if tc.wantCode != http.StatusOK {
-				var body errorBody
+				var body httpapi.Error
 				if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body.Error != tc.wantError || body.Message == "" {
 					t.Errorf("body = %s (%v), want error %q with a message", rec.Body, err, tc.wantError)
 				}
