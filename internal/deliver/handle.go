@@ -54,8 +54,7 @@ func (d *Deliverer) handle(ctx context.Context, msg jetstream.Msg) {
 		err = d.matchSubject(ev, req)
 	}
 	if err != nil {
-		d.finish(ctx, ev, nil, result{outcome: retry.Outcome{Kind: retry.KindInvalidRequest, Err: err}},
-			d.cfg.Policy.Decide(ev.attempt, retry.Outcome{Kind: retry.KindInvalidRequest, Err: err}))
+		d.fail(ctx, ev, nil, retry.Outcome{Kind: retry.KindInvalidRequest, Err: err})
 		return
 	}
 	// The request's identity is authoritative (a replay's Nats-Msg-Id is
@@ -70,18 +69,21 @@ func (d *Deliverer) handle(ctx context.Context, msg jetstream.Msg) {
 		})
 		return
 	}
+	d.deliver(ctx, ev, req)
+}
 
+// deliver makes one attempt of a valid request, unless its download link
+// must wait or its host's circuit is open, and finishes the message.
+func (d *Deliverer) deliver(ctx context.Context, ev event, req *envelope.Request) {
 	plan, err := d.planLink(ctx, req, d.cfg.Now())
 	switch {
 	case err != nil:
-		// The results store cannot be read: a failed attempt, retried.
-		out := retry.Outcome{Kind: retry.KindConnection, Err: fmt.Errorf("results store: %w", err)}
-		d.finish(ctx, ev, req, result{outcome: out}, d.cfg.Policy.Decide(ev.attempt, out))
+		d.fail(ctx, ev, req, retry.Outcome{Kind: retry.KindConnection, Err: fmt.Errorf("results store: %w", err)})
 		return
 	case plan == linkWait:
 		if err := d.park(ctx, ev, req); err != nil {
 			d.log.Warn().Err(err).Str("event_id", ev.eventID).Msg("cannot park the event while its CSV is missing; retrying")
-			_ = msg.NakWithDelay(d.cfg.Links.Poll)
+			_ = ev.msg.NakWithDelay(d.cfg.Links.Poll)
 		}
 		return
 	case plan == linkLost:
@@ -91,11 +93,10 @@ func (d *Deliverer) handle(ctx context.Context, msg jetstream.Msg) {
 	}
 	host := req.Host()
 	if ok, reason := d.breaker.allow(host); !ok {
-		out := retry.Outcome{Kind: retry.KindConnection, Err: errors.New(reason)}
-		d.finish(ctx, ev, req, result{outcome: out}, d.cfg.Policy.Decide(ev.attempt, out))
+		d.fail(ctx, ev, req, retry.Outcome{Kind: retry.KindConnection, Err: errors.New(reason)})
 		return
 	}
-	stop := d.heartbeat(msg)
+	stop := d.heartbeat(ev.msg)
 	defer stop()
 	release, err := d.hostSlot(ctx, host)
 	if err != nil {
@@ -110,6 +111,11 @@ func (d *Deliverer) handle(ctx context.Context, msg jetstream.Msg) {
 		d.breaker.abandon(host)
 	}
 	d.finish(ctx, ev, req, res, d.cfg.Policy.Decide(ev.attempt, res.outcome))
+}
+
+// fail finishes an attempt that sent nothing, with outcome o.
+func (d *Deliverer) fail(ctx context.Context, ev event, req *envelope.Request, o retry.Outcome) {
+	d.finish(ctx, ev, req, result{outcome: o}, d.cfg.Policy.Decide(ev.attempt, o))
 }
 
 // hostSlot takes one of the destination host's slots. While the host is
