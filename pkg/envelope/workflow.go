@@ -61,6 +61,14 @@ type WorkflowRun struct {
 
 // WorkflowEnvelope is the body POSTed for a workflow run, in the product's
 // field order. Receivers may decode it; the deliverer builds it per attempt.
+// Fields, as on the product page: event_id (UUID, the dedupe key, equal to
+// the Sixtyfour-Event-Id header), event (always WorkflowEventType), status
+// (always WorkflowStatus), workflow_id, run_id, organization_id, row_count,
+// previous_block_id, previous_block_name, previous_block_number,
+// completed_at (the send time of this attempt, CompletedAtLayout),
+// duration_ms (milliseconds from the block's start to this send), attempt
+// (1..6), results_download_url (signed URL or null) and results (array or
+// null).
 type WorkflowEnvelope struct {
 	EventID             string          `json:"event_id"`
 	Event               string          `json:"event"`
