@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
 	appconfig "github.com/sixtyfour-oss/webhooks/internal/config"
@@ -39,6 +40,13 @@ type config struct {
 	AdminTokens string `envconfig:"PUBLISHER_ADMIN_TOKENS"`
 	// OpsAddr serves /metrics, /healthz and /readyz; empty disables it.
 	OpsAddr string `envconfig:"PUBLISHER_OPS_ADDR" default:"127.0.0.1:9091"`
+	// DownloadAddr serves the signed result downloads (GET /v1/downloads/…)
+	// on a listener of its own: receivers reach it from the internet, the
+	// ingest API stays internal. Empty disables it; it needs
+	// WEBHOOKS_DOWNLOAD_KEY.
+	DownloadAddr string `envconfig:"PUBLISHER_DOWNLOAD_ADDR"`
+	// InlineResultsLimit is the largest workflow rows inlined, in bytes.
+	InlineResultsLimit int `envconfig:"PUBLISHER_INLINE_RESULTS_LIMIT" default:"262144"`
 
 	tokens       []string           // parsed Tokens
 	adminTokens  []string           // parsed AdminTokens
@@ -54,6 +62,12 @@ func loadConfig(m mode) (config, error) {
 	}
 	if c.MaxBodyBytes <= 0 {
 		return config{}, fmt.Errorf("config: PUBLISHER_MAX_BODY_BYTES = %d, want > 0", c.MaxBodyBytes)
+	}
+	if c.InlineResultsLimit <= 0 {
+		return config{}, fmt.Errorf("config: PUBLISHER_INLINE_RESULTS_LIMIT = %d, want > 0", c.InlineResultsLimit)
+	}
+	if _, ok, _ := c.DownloadSigner(); c.DownloadAddr != "" && !ok {
+		return config{}, fmt.Errorf("config: PUBLISHER_DOWNLOAD_ADDR is set, so WEBHOOKS_DOWNLOAD_KEY is required (base64 of at least 32 random bytes)")
 	}
 	var err error
 	if c.destinations, c.urls, err = c.Destinations(); err != nil {
@@ -71,9 +85,11 @@ func loadConfig(m mode) (config, error) {
 	return c, nil
 }
 
-// publishConfig configures the Publisher.
-func (c config) publishConfig() publish.Config {
-	return publish.Config{Streams: c.Streams(), URLs: c.urls, Destinations: c.destinations}
+// publishConfig configures the Publisher. results is the results bucket;
+// without it, workflow rows over the inline limit are refused.
+func (c config) publishConfig(results jetstream.ObjectStore) publish.Config {
+	return publish.Config{Streams: c.Streams(), URLs: c.urls, Destinations: c.destinations,
+		Results: results, InlineResultsLimit: c.InlineResultsLimit}
 }
 
 // ingestConfig configures the HTTP handler.

@@ -11,8 +11,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
+	"github.com/sixtyfour-oss/webhooks/internal/download"
 	"github.com/sixtyfour-oss/webhooks/internal/ingest"
 	"github.com/sixtyfour-oss/webhooks/internal/natsconn"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
@@ -167,7 +169,11 @@ func publishOne(ctx context.Context, cfg config, log zerolog.Logger, f *publishF
 	if _, err := conn.JS.Stream(ctx, cfg.Streams().DeliverStream); err != nil {
 		return fmt.Errorf("stream %s: %w (start a deliverer or `publisher serve` first: they create the streams)", cfg.Streams().DeliverStream, err)
 	}
-	receipt, err := publish.New(conn.JS, cfg.publishConfig()).Publish(ctx, req)
+	var results jetstream.ObjectStore // rows over the inline limit need the bucket
+	if b, err := download.OpenBucket(ctx, conn.JS, cfg.Streams().ResultsBucket); err == nil {
+		results = b
+	}
+	receipt, err := publish.New(conn.JS, cfg.publishConfig(results)).Publish(ctx, req)
 	if err != nil {
 		return f.explain(err)
 	}

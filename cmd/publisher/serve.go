@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sixtyfour-oss/webhooks/internal/adminapi"
+	"github.com/sixtyfour-oss/webhooks/internal/download"
 	"github.com/sixtyfour-oss/webhooks/internal/httpapi"
 	"github.com/sixtyfour-oss/webhooks/internal/ingest"
 	"github.com/sixtyfour-oss/webhooks/internal/metrics"
@@ -51,7 +52,7 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger) error {
 	if err != nil {
 		return err
 	}
-	pub := publish.New(conn.JS, cfg.publishConfig())
+	pub := publish.New(conn.JS, cfg.publishConfig(res.Results))
 	reg := service.NewRegistry()
 	ingestCfg := cfg.ingestConfig(&log)
 	ingestCfg.Metrics = metrics.NewPublisher(reg)
@@ -85,6 +86,12 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger) error {
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	log.Info().Str("addr", ln.Addr().String()).Msg("ingest API listening")
+	stopDownloads, err := serveDownloads(cfg, res, log)
+	if err != nil {
+		_ = srv.Close()
+		return err
+	}
+	defer stopDownloads()
 
 	select {
 	case err := <-done:
@@ -129,4 +136,40 @@ func routes(cfg config, js jetstream.JetStream, pub *publish.Publisher, ingestCf
 	mux.Handle(adminapi.PathPrefix, adminapi.NewHandler(&secrets.Manager{KV: res.Secrets, Keyring: keyring}, cfg.adminTokens, log))
 	log.Info().Str("path", adminapi.PathPrefix).Msg("admin API enabled")
 	return mux, nil
+}
+
+// serveDownloads serves signed result downloads on PUBLISHER_DOWNLOAD_ADDR,
+// when set, and returns the function that stops it (in-flight downloads
+// get shutdownTimeout to finish). No bearer token: the signed URL is the
+// credential. Downloads may run longer than writeTimeout: the handler
+// extends its own write deadline (download.StreamTimeout).
+func serveDownloads(cfg config, res *streams.Resources, log zerolog.Logger) (func(), error) {
+	if cfg.DownloadAddr == "" {
+		return func() {}, nil
+	}
+	signer, _, err := cfg.DownloadSigner()
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.DownloadAddr)
+	if err != nil {
+		return nil, fmt.Errorf("PUBLISHER_DOWNLOAD_ADDR %q: %w", cfg.DownloadAddr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(download.PathPrefix, download.Handler(res.Results, signer, log))
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		ErrorLog:          stdlog.New(log.With().Str("component", "download-http").Logger(), "", 0),
+	}
+	go func() { _ = srv.Serve(ln) }()
+	log.Info().Str("addr", ln.Addr().String()).Str("base_url", signer.BaseURL).Msg("download server listening")
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}, nil
 }

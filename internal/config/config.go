@@ -15,6 +15,7 @@ import (
 	"github.com/kelseyhightower/envconfig"
 	"github.com/rs/zerolog"
 
+	"github.com/sixtyfour-oss/webhooks/internal/download"
 	"github.com/sixtyfour-oss/webhooks/internal/egress"
 	"github.com/sixtyfour-oss/webhooks/internal/natsconn"
 	"github.com/sixtyfour-oss/webhooks/internal/secrets"
@@ -57,6 +58,15 @@ type Common struct {
 
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `envconfig:"LOG_LEVEL" default:"info"`
+
+	// DownloadKey signs (deliverers) and verifies (download server) the
+	// results_download_url links: base64 of at least 32 random bytes, the
+	// same everywhere. Empty: no links are signed or served.
+	DownloadKey string `envconfig:"WEBHOOKS_DOWNLOAD_KEY"`
+	// DownloadBaseURL is the public base URL of the download server.
+	DownloadBaseURL string `envconfig:"WEBHOOKS_DOWNLOAD_BASE_URL"`
+	// DownloadTTL is how long a signed download URL is valid.
+	DownloadTTL time.Duration `envconfig:"WEBHOOKS_DOWNLOAD_TTL" default:"900s"`
 }
 
 // Load reads the environment into dst, a struct that embeds Common (or is
@@ -92,6 +102,9 @@ func (c Common) Validate() error {
 	if _, _, err := c.Destinations(); err != nil {
 		return err
 	}
+	if _, _, err := c.DownloadSigner(); err != nil {
+		return err
+	}
 	return c.Streams().Validate()
 }
 
@@ -111,6 +124,23 @@ func (c Common) Streams() streams.Config {
 		DuplicateWindow: c.DuplicateWindow, UndeliveredMaxAge: c.UndeliveredMaxAge,
 		OutcomesMaxAge: max(c.UndeliveredMaxAge, streams.DefaultOutcomesMaxAge),
 	}.WithDefaults()
+}
+
+// DownloadSigner returns the signer of download links and true, or false
+// when WEBHOOKS_DOWNLOAD_KEY is not set (no links are signed or served).
+func (c Common) DownloadSigner() (download.Signer, bool, error) {
+	if c.DownloadKey == "" {
+		return download.Signer{}, false, nil
+	}
+	key, err := download.ParseKey(c.DownloadKey)
+	if err != nil {
+		return download.Signer{}, false, fmt.Errorf("configuration: WEBHOOKS_DOWNLOAD_KEY: %w", err)
+	}
+	s := download.Signer{Key: key, BaseURL: c.DownloadBaseURL, TTL: c.DownloadTTL}
+	if err := s.Validate(); err != nil {
+		return download.Signer{}, false, fmt.Errorf("configuration: WEBHOOKS_DOWNLOAD_BASE_URL, WEBHOOKS_DOWNLOAD_TTL: %w", err)
+	}
+	return s, true, nil
 }
 
 // Destinations parses the destination address policy and the URL policy.

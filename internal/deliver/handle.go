@@ -88,7 +88,8 @@ func (d *Deliverer) deliver(ctx context.Context, ev event, req *envelope.Request
 		return
 	case plan == linkLost:
 		d.finish(ctx, ev, req, result{}, retry.Decision{Action: retry.ActionDeadLetter,
-			Reason: "results too large to inline, and their download (" + req.Workflow.ResultsObject + ") is not available"})
+			Reason: "results too large to inline, and their download (" + req.Workflow.ResultsObject + ") is not available" +
+				" (the object is missing, or download links are not configured: WEBHOOKS_DOWNLOAD_KEY)"})
 		return
 	}
 	host := req.Host()

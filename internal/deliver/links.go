@@ -55,8 +55,17 @@ const (
 // planLink decides, at attempt time, what to do about the download link.
 func (d *Deliverer) planLink(ctx context.Context, req *envelope.Request, now time.Time) (linkPlan, error) {
 	w := req.Workflow
-	if w == nil || w.ResultsObject == "" || d.cfg.Links.Store == nil || d.cfg.Links.Signer == nil {
+	if w == nil || w.ResultsObject == "" {
 		return linkNone, nil
+	}
+	dataOnlyByLink := len(w.Results) == 0 && w.RowCount > 0
+	if d.cfg.Links.Store == nil || d.cfg.Links.Signer == nil {
+		// Download links are not configured: never send a run whose rows
+		// exist only behind a link as if it had none.
+		if dataOnlyByLink {
+			return linkLost, nil
+		}
+		return linkMissing, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -74,7 +83,7 @@ func (d *Deliverer) planLink(ctx context.Context, req *envelope.Request, now tim
 	if w.IncludeCSVDownloadLink && now.Before(start.Add(d.cfg.Links.Wait)) {
 		return linkWait, nil
 	}
-	if len(w.Results) == 0 && w.RowCount > 0 {
+	if dataOnlyByLink {
 		return linkLost, nil
 	}
 	return linkMissing, nil

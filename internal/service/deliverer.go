@@ -88,12 +88,18 @@ func RunDeliverer(ctx context.Context, s DelivererSettings, conn *natsconn.Conn,
 	defer cache.Stop()
 	client := egress.NewClient(destinations, egress.ClientConfig{MaxIdleConnsPerHost: s.PerHostConcurrency})
 	defer client.CloseIdleConnections()
+	var links deliver.Links
+	if signer, ok, err := s.DownloadSigner(); err != nil {
+		return err
+	} else if ok {
+		links = deliver.Links{Store: res.Results, Signer: signer}
+	}
 	reg := NewRegistry()
 	reg.MustRegister(metrics.NewStreamCollector(conn.JS, s.Streams()))
 	d, err := deliver.New(ctx, conn.JS, client, cache, deliver.Config{
 		Streams: s.Streams(), Policy: policy, URLs: urls,
 		Concurrency: s.Concurrency, Prefetch: s.Prefetch, PerHostConcurrency: s.PerHostConcurrency,
-		ShutdownTimeout: s.ShutdownTimeout, Logger: &log, Metrics: metrics.NewDeliverer(reg),
+		ShutdownTimeout: s.ShutdownTimeout, Logger: &log, Metrics: metrics.NewDeliverer(reg), Links: links,
 	})
 	if err != nil {
 		return err

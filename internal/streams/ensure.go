@@ -3,9 +3,10 @@ package streams
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/sixtyfour-oss/webhooks/internal/download"
 )
 
 // DeliverStreamConfig is the WEBHOOKS stream: work-queue retention (a
@@ -114,18 +115,13 @@ func (c Config) SecretsBucketConfig() jetstream.KeyValueConfig {
 }
 
 // DefaultResultsMaxAge is how long result files are kept.
-const DefaultResultsMaxAge = 7 * 24 * time.Hour
+const DefaultResultsMaxAge = download.DefaultMaxAge
 
 // ResultsBucketConfig is the results Object Store: CSVs of workflow blocks
-// and rows too large to inline, kept DefaultResultsMaxAge.
+// and rows too large to inline, kept DefaultResultsMaxAge (download owns
+// the settings).
 func (c Config) ResultsBucketConfig() jetstream.ObjectStoreConfig {
-	return jetstream.ObjectStoreConfig{
-		Bucket:      c.ResultsBucket,
-		Description: "Workflow result files behind results_download_url",
-		TTL:         DefaultResultsMaxAge,
-		Storage:     jetstream.FileStorage,
-		Replicas:    c.Replicas,
-	}
+	return download.BucketConfig(c.ResultsBucket, c.Replicas)
 }
 
 // Resources are the handles Ensure returns.
@@ -136,7 +132,9 @@ type Resources struct {
 	Consumer    jetstream.Consumer
 	Waiter      jetstream.Consumer
 	Secrets     jetstream.KeyValue
-	Results     jetstream.ObjectStore
+	// Results is the results bucket, opened so that reads hold one chunk
+	// at a time (see download.Bucket); it is a jetstream.ObjectStore.
+	Results *download.Bucket
 }
 
 // Ensure creates every stream, the consumer and the secrets bucket, or
@@ -167,7 +165,10 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c Config) (*Resources, 
 	if r.Secrets, err = js.CreateOrUpdateKeyValue(ctx, c.SecretsBucketConfig()); err != nil {
 		return nil, fmt.Errorf("streams: ensure bucket %s: %w", c.SecretsBucket, err)
 	}
-	if r.Results, err = js.CreateOrUpdateObjectStore(ctx, c.ResultsBucketConfig()); err != nil {
+	if _, err = js.CreateOrUpdateObjectStore(ctx, c.ResultsBucketConfig()); err != nil {
+		return nil, fmt.Errorf("streams: ensure object store %s: %w", c.ResultsBucket, err)
+	}
+	if r.Results, err = download.OpenBucket(ctx, js, c.ResultsBucket); err != nil {
 		return nil, fmt.Errorf("streams: ensure object store %s: %w", c.ResultsBucket, err)
 	}
 	return &r, nil

@@ -61,6 +61,14 @@ type Config struct {
 	Tries int
 	// Now is the clock. Defaults to time.Now.
 	Now func() time.Time
+	// Results is the results Object Store bucket (download.BucketConfig),
+	// where rows too large to inline are stored for results_download_url.
+	// Optional: without it, such rows are refused with a validation error.
+	Results jetstream.ObjectStore
+	// InlineResultsLimit is the largest compact JSON of a workflow run's
+	// rows sent inline in results, in bytes. Defaults to
+	// DefaultInlineResultsLimit (256 KiB).
+	InlineResultsLimit int
 }
 
 // Receipt confirms a stored event.
@@ -95,6 +103,9 @@ func New(js jetstream.JetStream, cfg Config) *Publisher {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.InlineResultsLimit <= 0 {
+		cfg.InlineResultsLimit = DefaultInlineResultsLimit
+	}
 	return &Publisher{js: js, cfg: cfg}
 }
 
@@ -121,8 +132,25 @@ func (p *Publisher) PublishWorkflow(ctx context.Context, orgID, url string, run 
 // a *envelope.ValidationError (errors.Is ErrInvalid) naming each bad field,
 // including a destination refused by the address policy; ErrTooLarge;
 // ErrUnavailable when JetStream did not confirm the write.
+//
+// For a workflow run it also applies the results rules, so every way in
+// (PublishWorkflow, the HTTP ingest, Publish) behaves the same: row_count
+// must equal the number of rows in a results array; include_csv_download_link
+// sets results_object to the previous block's CSV (download.CSVKey) unless
+// one is set; rows whose compact JSON exceeds Config.InlineResultsLimit are
+// not inlined (results becomes null) and, unless results_object already
+// names the file that carries the data, are stored in Config.Results under
+// download.RowsKey, which becomes results_object. The changes go to a copy:
+// req is not modified and can be retried.
 func (p *Publisher) Publish(ctx context.Context, req *envelope.Request) (Receipt, error) {
 	if err := p.Check(ctx, req); err != nil {
+		return Receipt{}, err
+	}
+	plan, err := p.planResults(req)
+	if err != nil {
+		return Receipt{}, err
+	}
+	if req, err = p.placeResults(ctx, req, plan); err != nil {
 		return Receipt{}, err
 	}
 	data, err := req.Encode()
@@ -139,10 +167,14 @@ func (p *Publisher) Publish(ctx context.Context, req *envelope.Request) (Receipt
 	return Receipt{EventID: req.EventID, Stream: ack.Stream, Sequence: ack.Sequence, Duplicate: ack.Duplicate}, nil
 }
 
-// Check validates req as Publish would, without publishing: every field,
-// then the destination host against the address policy.
+// Check validates req as Publish would, without publishing or storing
+// anything: every field, the workflow results rules (see Publish), then the
+// destination host against the address policy.
 func (p *Publisher) Check(ctx context.Context, req *envelope.Request) error {
 	if err := req.Validate(p.cfg.URLs); err != nil {
+		return err
+	}
+	if _, err := p.planResults(req); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.HostCheckTimeout)

@@ -134,9 +134,10 @@ func TestPublishUnavailable(t *testing.T) {
 func TestPublishTooLarge(t *testing.T) {
 	p, _, _ := setup(t)
 	ctx := jstest.Context(t, 10*time.Second)
-	run := envelope.WorkflowRun{WorkflowID: "wf", RunID: "r", PreviousBlockID: "b", PreviousBlockName: "n",
-		Results: []byte("[\"" + strings.Repeat("x", 2<<20) + "\"]")}
-	_, err := p.PublishWorkflow(ctx, "org_1", "https://hooks.example.com/", run, envelope.Block{})
+	// A job result has no inline limit (workflow rows do: see results_test.go).
+	big := envelope.JobResult{TaskID: "t1", Status: envelope.StatusCompleted, TaskType: "find_email",
+		Result: []byte(`{"x":"` + strings.Repeat("x", 2<<20) + `"}`)}
+	_, err := p.PublishJob(ctx, "org_1", "https://hooks.example.com/", big)
 	if !errors.Is(err, publish.ErrTooLarge) {
 		t.Errorf("error = %v, want ErrTooLarge", err)
 	}
