@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sixtyfour-oss/webhooks/internal/config"
+	"github.com/sixtyfour-oss/webhooks/internal/download"
 	"github.com/sixtyfour-oss/webhooks/internal/ingest"
 	"github.com/sixtyfour-oss/webhooks/internal/natsconn"
 	"github.com/sixtyfour-oss/webhooks/internal/secrets"
@@ -23,6 +26,7 @@ import (
 	"github.com/sixtyfour-oss/webhooks/internal/streams"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 	"github.com/sixtyfour-oss/webhooks/pkg/publish"
+	"github.com/sixtyfour-oss/webhooks/pkg/runresult"
 	"github.com/sixtyfour-oss/webhooks/pkg/sign"
 )
 
@@ -34,6 +38,7 @@ type demoEvent struct {
 	label, path string
 	receipt     publish.Receipt
 	source      envelope.Source
+	csv         bool
 	outcome     *envelope.Outcome
 }
 
@@ -69,6 +74,9 @@ func demo(ctx context.Context, o options, out io.Writer) error {
 	s.DevMode = s.MasterKey == ""
 	s.RetrySchedule = o.schedule
 	s.OpsAddr = o.opsAddr
+	if s.DownloadKey == "" {
+		s.DownloadKey = randomKey()
+	}
 	log, err := s.Logger(logFile, "quickstart")
 	if err != nil {
 		ln.Close()
@@ -133,20 +141,31 @@ func demo(ctx context.Context, o options, out io.Writer) error {
 	go func() { delivererDone <- service.RunDeliverer(dctx, s, conn, log) }()
 	defer func() { stopDeliverer(); <-delivererDone }()
 
-	pub := publish.New(conn.JS, publish.Config{Streams: s.Streams(), URLs: urls, Destinations: destinations})
+	pub := publish.New(conn.JS, publish.Config{Streams: s.Streams(), URLs: urls, Destinations: destinations, Results: res.Results})
 	ingestLn, err := net.Listen("tcp", o.ingestAddr)
 	if err != nil {
 		return fmt.Errorf("publisher: %w (choose another address with -publisher)", err)
 	}
-	ingestSrv := &http.Server{Handler: ingest.NewHandler(pub, ingest.Config{Tokens: []string{o.token}, Logger: &log}), ReadHeaderTimeout: 5 * time.Second}
+	// Downloads are served next to the ingest API here; production serves
+	// them on their own listener (PUBLISHER_DOWNLOAD_ADDR).
+	s.DownloadBaseURL = "http://" + ingestLn.Addr().String()
+	signer, _, err := s.DownloadSigner()
+	if err != nil {
+		ingestLn.Close()
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle(download.PathPrefix, download.Handler(res.Results, signer, log))
+	mux.Handle("/", ingest.NewHandler(pub, ingest.Config{Tokens: []string{o.token}, Logger: &log}))
+	ingestSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go ingestSrv.Serve(ingestLn)
 	defer ingestSrv.Close()
 	fmt.Fprintf(out, "  publisher  http://%s/v1/events (bearer token %q)\n\n", ingestLn.Addr(), o.token)
-	events, err := publishDemo(ctx, pub, base)
+	events, err := publishDemo(ctx, pub, res, base)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "Published 3 events for %s; waiting for their outcomes...\n", demoOrg)
+	fmt.Fprintf(out, "Published %d events for %s; waiting for their outcomes...\n", len(events), demoOrg)
 	budget := 30 * time.Second
 	for _, d := range policy.Schedule {
 		budget += d
@@ -155,6 +174,7 @@ func demo(ctx context.Context, o options, out io.Writer) error {
 		return err
 	}
 	printOutcomes(out, events)
+	printBlockColumns(ctx, out, conn, s.Streams(), events)
 	if n := rc.rejected(); n > 0 {
 		return fmt.Errorf("the receiver rejected %d signatures", n)
 	}
@@ -170,12 +190,13 @@ func demo(ctx context.Context, o options, out io.Writer) error {
 	return nil
 }
 
-// publishDemo publishes the three demo events.
-func publishDemo(ctx context.Context, pub *publish.Publisher, base string) ([]*demoEvent, error) {
+// publishDemo publishes the demo events.
+func publishDemo(ctx context.Context, pub *publish.Publisher, res *streams.Resources, base string) ([]*demoEvent, error) {
 	events := []*demoEvent{
 		{label: "job, delivered first time", path: "/ok", source: envelope.SourceJob},
 		{label: "workflow run, delivered after retries", path: "/flaky", source: envelope.SourceWorkflow},
 		{label: "job, lands in undelivered", path: "/down", source: envelope.SourceJob},
+		{label: "workflow run with a CSV download link", path: "/ok", source: envelope.SourceWorkflow, csv: true},
 	}
 	for i, e := range events {
 		var err error
@@ -186,11 +207,20 @@ func publishDemo(ctx context.Context, pub *publish.Publisher, base string) ([]*d
 				Result: []byte(`{"name":"John Doe","company":"Acme Inc","email":[["john.doe@acme.com","OK"]]}`),
 			})
 		case envelope.SourceWorkflow:
-			e.receipt, err = pub.PublishWorkflow(ctx, demoOrg, base+e.path, envelope.WorkflowRun{
-				WorkflowID: "wf_abc123", RunID: fmt.Sprintf("run_%d", time.Now().Unix()), RowCount: 1,
+			run := envelope.WorkflowRun{
+				WorkflowID: "wf_abc123", RunID: fmt.Sprintf("run_%d_%d", time.Now().Unix(), i), RowCount: 1,
 				PreviousBlockID: "blk_2", PreviousBlockName: "lead_enrichment", PreviousBlockNumber: 2,
 				StartedAt: time.Now(), Results: []byte(`[{"name":"John Doe","email":"john@acme.com"}]`),
-			}, envelope.Block{TimeoutSeconds: 10})
+				IncludeCSVDownloadLink: e.csv,
+			}
+			if e.csv {
+				// The previous block's CSV, as a workflow engine stores it.
+				csv := strings.NewReader("name,email\nJohn Doe,john@acme.com\n")
+				if err := download.Put(ctx, res.Results, download.CSVKey(demoOrg, run.RunID, run.PreviousBlockID), csv, "text/csv"); err != nil {
+					return nil, err
+				}
+			}
+			e.receipt, err = pub.PublishWorkflow(ctx, demoOrg, base+e.path, run, envelope.Block{TimeoutSeconds: 10})
 		}
 		if err != nil {
 			return nil, fmt.Errorf("publish %s: %w", e.label, err)
@@ -245,4 +275,28 @@ The pipeline keeps running (Ctrl-C stops it). Publish your own event from anothe
 
 The receiver above prints it with its verified signature (header %s).
 `, ingestURL, token, demoOrg, base, sign.HeaderName)
+}
+
+// printBlockColumns reads back the workflow block's columns of each run,
+// as a workflow engine does with pkg/runresult.
+func printBlockColumns(ctx context.Context, out io.Writer, conn *natsconn.Conn, sc streams.Config, events []*demoEvent) {
+	fmt.Fprintln(out, "\nBlock columns of the workflow runs (pkg/runresult):")
+	for _, e := range events {
+		if e.source != envelope.SourceWorkflow {
+			continue
+		}
+		cols, _, ok, err := runresult.Lookup(ctx, conn.JS, sc, demoOrg, e.receipt.EventID)
+		if err != nil || !ok {
+			fmt.Fprintf(out, "  %s: not found (%v)\n", e.receipt.EventID, err)
+			continue
+		}
+		fmt.Fprintf(out, "  %s  webhook_status_code=%d webhook_success=%t webhook_response=%q\n", e.receipt.EventID, cols.StatusCode, cols.Success, cols.Response)
+	}
+}
+
+// randomKey returns a fresh base64 download signing key for this run.
+func randomKey() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.StdEncoding.EncodeToString(b)
 }

@@ -1,10 +1,11 @@
 // Command quickstart runs the whole pipeline on one machine with nothing
 // installed: an embedded JetStream server (127.0.0.1:4222, data in ./data),
 // a deliverer, and a bundled receiver that verifies every signature. It
-// creates a signing secret for a demo organization, publishes three
-// events (one delivered at once, one after retries, one that ends in the
-// undelivered stream), prints what happened, and keeps running so you can
-// publish your own.
+// creates a signing secret for a demo organization, publishes four events
+// (a job delivered at once, a workflow run delivered after retries, a job
+// that ends in the undelivered stream, and a workflow run with a signed CSV
+// download link that the receiver downloads), prints what happened and the
+// workflow block's columns, and keeps running so you can publish your own.
 package main
 
 import (

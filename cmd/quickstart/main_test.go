@@ -21,13 +21,14 @@ func TestQuickstartDemo(t *testing.T) {
 		t.Fatalf("quickstart: %v\n%s", err, out.String())
 	}
 	got := out.String()
-	for _, want := range []string{"DELIVERED", "UNDELIVERED", "delivered after retries", "shown once: sk_whsec_"} {
+	for _, want := range []string{"DELIVERED", "UNDELIVERED", "delivered after retries", "shown once: sk_whsec_",
+		"downloaded results_download_url → 200 text/csv, 34 bytes", "webhook_status_code=204 webhook_success=true"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("output lacks %q:\n%s", want, got)
 		}
 	}
-	if strings.Count(got, "✓ signature verified") != 10 || strings.Contains(got, "REJECTED") {
-		t.Errorf("want 10 verified requests (1 + 3 + 6) and none rejected:\n%s", got)
+	if strings.Count(got, "✓ signature verified") != 11 || strings.Contains(got, "REJECTED") {
+		t.Errorf("want 11 verified requests (1 + 3 + 6 + 1) and none rejected:\n%s", got)
 	}
 }
 

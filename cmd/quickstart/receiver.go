@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,7 +14,7 @@ import (
 // receiver is the bundled local receiver: it verifies the signature of
 // every request with the organization's secret and answers per path:
 // /ok always 204, /flaky 503 for the first two attempts of each event then
-// 200, /down always 500.
+// 200, /down always 500. It downloads any results_download_url it gets.
 type receiver struct {
 	secret string
 	out    io.Writer
@@ -58,6 +59,30 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(code)
 	rc.print(r, verified, code)
+	rc.fetchLink(body)
+}
+
+// fetchLink downloads a workflow run's results_download_url, as a
+// customer would, and says what came back. A real receiver would answer
+// first and download later; the demo keeps it in order for its output.
+func (rc *receiver) fetchLink(body []byte) {
+	var env struct {
+		URL *string `json:"results_download_url"`
+	}
+	if json.Unmarshal(body, &env) != nil || env.URL == nil {
+		return
+	}
+	resp, err := http.Get(*env.URL)
+	if err != nil {
+		fmt.Fprintf(rc.out, "  receiver         download failed: %v\n", err)
+		return
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	fmt.Fprintf(rc.out, "  receiver         downloaded results_download_url → %d %s, %d bytes: %q\n",
+		resp.StatusCode, resp.Header.Get("Content-Type"), len(data), data)
 }
 
 func (rc *receiver) print(r *http.Request, verified string, code int) {
