@@ -136,11 +136,6 @@ func demo(ctx context.Context, o options, out io.Writer) error {
 	fmt.Fprintf(out, "  secret     %s for %s, shown once: %s\n", meta.Preview, demoOrg, secret)
 	fmt.Fprintf(out, "  retries    after %s\n", strings.ReplaceAll(policy.Schedule.String(), ",", ", "))
 
-	dctx, stopDeliverer := context.WithCancel(ctx)
-	delivererDone := make(chan error, 1)
-	go func() { delivererDone <- service.RunDeliverer(dctx, s, conn, log) }()
-	defer func() { stopDeliverer(); <-delivererDone }()
-
 	pub := publish.New(conn.JS, publish.Config{Streams: s.Streams(), URLs: urls, Destinations: destinations, Results: res.Results})
 	ingestLn, err := net.Listen("tcp", o.ingestAddr)
 	if err != nil {
@@ -154,6 +149,12 @@ func demo(ctx context.Context, o options, out io.Writer) error {
 		ingestLn.Close()
 		return err
 	}
+	dctx, stopDeliverer := context.WithCancel(ctx)
+	delivererDone := make(chan error, 1)
+	settings := s // the deliverer gets its own copy, with the download base URL set
+	go func() { delivererDone <- service.RunDeliverer(dctx, settings, conn, log) }()
+	defer func() { stopDeliverer(); <-delivererDone }()
+
 	mux := http.NewServeMux()
 	mux.Handle(download.PathPrefix, download.Handler(res.Results, signer, log))
 	mux.Handle("/", ingest.NewHandler(pub, ingest.Config{Tokens: []string{o.token}, Logger: &log}))
