@@ -171,7 +171,7 @@ func demo(ctx context.Context, o options, out io.Writer) error {
 	for _, d := range policy.Schedule {
 		budget += d
 	}
-	if err := awaitOutcomes(ctx, res.Outcomes, s.Streams(), events, budget); err != nil {
+	if err := awaitOutcomes(ctx, res.Outcomes, s.Streams(), events, budget, delivererDone); err != nil {
 		return err
 	}
 	printOutcomes(out, events)
@@ -231,7 +231,7 @@ func publishDemo(ctx context.Context, pub *publish.Publisher, res *streams.Resou
 }
 
 // awaitOutcomes polls each event's outcome until it is final.
-func awaitOutcomes(ctx context.Context, outcomes jetstream.Stream, sc streams.Config, events []*demoEvent, within time.Duration) error {
+func awaitOutcomes(ctx context.Context, outcomes jetstream.Stream, sc streams.Config, events []*demoEvent, within time.Duration, delivererDone <-chan error) error {
 	ctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
 	for _, e := range events {
@@ -246,6 +246,8 @@ func awaitOutcomes(ctx context.Context, outcomes jetstream.Stream, sc streams.Co
 			select {
 			case <-ctx.Done():
 				return fmt.Errorf("no final outcome for %s (%s) after %v", e.receipt.EventID, e.label, within)
+			case err := <-delivererDone:
+				return fmt.Errorf("the deliverer stopped: %v", err)
 			case <-time.After(100 * time.Millisecond):
 			}
 		}
