@@ -170,7 +170,8 @@ func TestRealScheduleGaps(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the real 31 s retry schedule")
 	}
-	t.Parallel()
+	// Not parallel: it runs alone, before the package's parallel tests, so
+	// their load does not stretch the gaps it measures.
 	h := newHarness(t, streams.Config{AckWait: 30 * time.Second})
 	rc := newReceiver(t, func(int, *http.Request) int { return http.StatusBadGateway })
 	h.start(Config{Policy: retry.NewPolicy()}, nil)
