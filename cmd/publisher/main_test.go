@@ -243,10 +243,13 @@ func (b *syncBuffer) String() string {
 }
 
 // listenAddr finds the address in the "ingest API listening" log line.
-func listenAddr(log string) string {
+func listenAddr(log string) string { return loggedAddr(log, "ingest API listening") }
+
+// loggedAddr returns the addr of the first log line with message msg.
+func loggedAddr(log, msg string) string {
 	for _, line := range strings.Split(log, "\n") {
 		var l struct{ Message, Addr string }
-		if json.Unmarshal([]byte(line), &l) == nil && l.Message == "ingest API listening" {
+		if json.Unmarshal([]byte(line), &l) == nil && l.Message == msg {
 			return l.Addr
 		}
 	}
@@ -293,6 +296,18 @@ func TestServe(t *testing.T) {
 	}
 	if strings.Contains(stderr.String(), "tok_b") {
 		t.Error("log contains a token")
+	}
+	ops := loggedAddr(stderr.String(), "ops endpoint listening: /metrics /healthz /readyz")
+	mresp, err := http.Get("http://" + ops + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsBody, _ := io.ReadAll(mresp.Body)
+	mresp.Body.Close()
+	for _, series := range []string{`webhooks_publishes_total{result="stored"} 1`, `webhooks_publishes_total{result="unavailable"} 0`} {
+		if !strings.Contains(string(metricsBody), series) {
+			t.Errorf("/metrics lacks %s", series)
+		}
 	}
 	for token, want := range map[string]int{"": http.StatusUnauthorized, "tok_b": http.StatusNotFound} {
 		sreq, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/v1/status?event_id=0b7e2f7c-3c1a-4c55-9a43-1f2d3e4c5b6a", nil)

@@ -62,6 +62,19 @@ func NewDeliverer(reg prometheus.Registerer) *Deliverer {
 		Help: "Times the no-progress watchdog re-created the pull (messages pending, workers free, nothing received).",
 	})
 	reg.MustRegister(m.deliveries, m.attempts, m.inFlight, m.waiting, m.outcomeErrors, m.circuits, m.circuitsOpen, m.watchdog)
+	// Every label value exists from the start, at zero, so that dashboards
+	// and alerts see the series before the first event of each kind.
+	for _, outcome := range []string{"delivered", "retry", "dead_letter"} {
+		for _, source := range []string{"job", "workflow"} {
+			m.deliveries.WithLabelValues(outcome, source)
+		}
+	}
+	for _, result := range []string{"2xx", "3xx", "4xx", "5xx", "timeout", "connection", "tls"} {
+		m.attempts.WithLabelValues(result)
+	}
+	for _, to := range []string{"open", "half_open", "closed"} {
+		m.circuits.WithLabelValues(to)
+	}
 	return m
 }
 
@@ -130,6 +143,9 @@ func NewPublisher(reg prometheus.Registerer) *Publisher {
 		Help: "Publish requests by result: stored, duplicate (already stored), invalid (refused input), too_large, unavailable (not stored).",
 	}, []string{"result"})}
 	reg.MustRegister(m.publishes)
+	for _, result := range []string{"stored", "duplicate", "invalid", "too_large", "unavailable"} {
+		m.publishes.WithLabelValues(result)
+	}
 	return m
 }
 
