@@ -81,6 +81,11 @@ func loadConfig(m mode) (config, error) {
 		if err := c.ingestConfig(nil).Validate(); err != nil {
 			return config{}, fmt.Errorf("config: PUBLISHER_TOKENS: %w", err)
 		}
+		if len(c.adminTokens) > 0 {
+			if err := (ingest.Config{Tokens: c.adminTokens}).Validate(); err != nil {
+				return config{}, fmt.Errorf("config: PUBLISHER_ADMIN_TOKENS: %w", err)
+			}
+		}
 	}
 	return c, nil
 }

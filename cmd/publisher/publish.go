@@ -167,7 +167,10 @@ func publishOne(ctx context.Context, cfg config, log zerolog.Logger, f *publishF
 	// The CLI never creates or reconfigures streams (a one-off publish must
 	// not reset a cluster's settings): the deliverer and serve mode do.
 	if _, err := conn.JS.Stream(ctx, cfg.Streams().DeliverStream); err != nil {
-		return fmt.Errorf("stream %s: %w (start a deliverer or `publisher serve` first: they create the streams)", cfg.Streams().DeliverStream, err)
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			return fmt.Errorf("stream %s: %w (start a deliverer or `publisher serve` first: they create the streams)", cfg.Streams().DeliverStream, err)
+		}
+		return fmt.Errorf("stream %s: %w (JetStream did not answer, e.g. while a leader is elected: nothing was published; publish again)", cfg.Streams().DeliverStream, err)
 	}
 	var results jetstream.ObjectStore // rows over the inline limit need the bucket
 	if b, err := download.OpenBucket(ctx, conn.JS, cfg.Streams().ResultsBucket); err == nil {

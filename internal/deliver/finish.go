@@ -24,8 +24,10 @@ const HeaderFailure = "Sixtyfour-Failure"
 // is already dead-lettered.
 const errCodeSubjectFull jetstream.ErrorCode = 10077
 
-// outcomePublishTries bounds the attempts to record an outcome.
-const outcomePublishTries = 3
+// outcomeRecordBudget bounds how long recording an outcome is retried:
+// longer than a leader election after a node crash (6-8 s measured in
+// test/cluster), shorter than AckWait (the heartbeat keeps the message).
+const outcomeRecordBudget = 20 * time.Second
 
 // finish maps the decision to exactly one JetStream action.
 func (d *Deliverer) finish(ctx context.Context, ev event, req *envelope.Request, res result, dec retry.Decision) {
@@ -126,14 +128,15 @@ func (d *Deliverer) recordOutcome(ctx context.Context, o *envelope.Outcome) {
 		return
 	}
 	subject := d.cfg.Streams.OutcomeSubject(o.OrgID, o.Source, o.EventID)
+	deadline := time.Now().Add(outcomeRecordBudget)
 	for try := 1; ; try++ {
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		_, err = d.js.Publish(pctx, subject, data)
 		cancel()
-		if err == nil || try == outcomePublishTries || ctx.Err() != nil {
+		if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
 			break
 		}
-		sleep(ctx, time.Duration(try)*100*time.Millisecond)
+		sleep(ctx, min(time.Duration(try)*200*time.Millisecond, 2*time.Second))
 	}
 	if err != nil {
 		d.metrics.OutcomeError()
