@@ -32,8 +32,8 @@ const (
 	// destination host, so one slow host cannot hold every worker.
 	DefaultPerHostConcurrency = 64
 	// DefaultMaxWaiting is how many messages may wait for a busy host
-	// without holding a worker slot.
-	DefaultMaxWaiting = 4096
+	// without holding a worker slot; at that many, pulling pauses.
+	DefaultMaxWaiting = 1024
 	// DefaultBreakerThreshold is how many consecutive timeouts, connection
 	// and TLS errors open a host's circuit. It is above the six attempts of
 	// one event, so one failing event alone never trips it.

@@ -78,7 +78,7 @@ func New(ctx context.Context, js jetstream.JetStream, client *http.Client, secre
 	d := &Deliverer{
 		cfg: cfg, js: js, consumer: cons, outcomes: outcomes, undelivered: undelivered, client: client, secrets: secrets,
 		hosts: newHostLimiter(cfg.PerHostConcurrency), log: *cfg.Logger, metrics: cfg.Metrics,
-		slots: make(chan struct{}, cfg.Concurrency), waiting: make(chan struct{}, cfg.MaxWaiting),
+		slots: make(chan struct{}, cfg.Concurrency), waiting: make(chan struct{}, cfg.MaxWaiting+cfg.Concurrency),
 	}
 	d.messages = cons.Messages
 	if cfg.BreakerThreshold > 0 {
@@ -160,12 +160,18 @@ func (d *Deliverer) pull(ctx, work context.Context) error {
 // fails; the caller then makes a new one.
 func (d *Deliverer) drain(ctx, work context.Context, it jetstream.MessagesContext) {
 	for {
+		// Back-pressure: no new message while the waiting room is full.
+		for len(d.waiting) >= d.cfg.MaxWaiting {
+			if !sleep(ctx, 5*time.Millisecond) {
+				return
+			}
+		}
 		select {
 		case d.slots <- struct{}{}:
 		case <-ctx.Done():
 			return
 		}
-		msg, err := it.Next(jetstream.NextContext(ctx))
+		msg, err := d.next(ctx, it)
 		if err != nil {
 			<-d.slots
 			if ctx.Err() != nil {
@@ -184,6 +190,26 @@ func (d *Deliverer) drain(ctx, work context.Context, it jetstream.MessagesContex
 			defer func() { <-d.slots; d.metrics.InFlight(-1); d.inflight.Done() }()
 			d.handle(work, msg)
 		}()
+	}
+}
+
+// nextPoll bounds one wait in next.
+const nextPoll = time.Second
+
+// next returns the pull's next message, waiting at most nextPoll at a time:
+// each call of Next lets the client check whether it must ask the server
+// for more. nats.go v1.55 can skip that check when a batch arrives while
+// its previous pull request is still being sent, and then waits forever
+// (until the pull expires, 30 s) with messages pending: seen here as a
+// stall after exactly one initial batch plus a few refills.
+func (d *Deliverer) next(ctx context.Context, it jetstream.MessagesContext) (jetstream.Msg, error) {
+	for {
+		wait, cancel := context.WithTimeout(ctx, nextPoll)
+		msg, err := it.Next(jetstream.NextContext(wait))
+		cancel()
+		if err == nil || ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+			return msg, err
+		}
 	}
 }
 

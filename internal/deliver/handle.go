@@ -120,30 +120,27 @@ func (d *Deliverer) fail(ctx context.Context, ev event, req *envelope.Request, o
 }
 
 // hostSlot takes one of the destination host's slots. While the host is
-// at its limit, the message waits without holding a worker slot (up to
-// MaxWaiting such messages), so a slow host does not hold workers that other
-// hosts could use. The caller holds a worker slot on entry and on return.
+// at its limit, the message waits in the waiting room without holding a
+// worker slot, so a slow host does not hold workers that other hosts could
+// use, and never holds a worker while it waits for a host (which could
+// leave every worker waiting on one host). The pull loop stops pulling
+// while the room holds MaxWaiting messages; the room has Concurrency more
+// places, so entering it never blocks. The caller holds a worker slot on
+// entry and on return.
 func (d *Deliverer) hostSlot(ctx context.Context, host string) (func(), error) {
 	if release, ok := d.hosts.tryAcquire(host); ok {
 		return release, nil
 	}
-	select {
-	case d.waiting <- struct{}{}:
-	default:
-		return d.hosts.acquire(ctx, host) // the waiting room is full: wait holding the worker slot
-	}
+	d.waiting <- struct{}{}
 	<-d.slots
 	d.metrics.Waiting(1)
 	release, err := d.hosts.acquire(ctx, host)
 	d.metrics.Waiting(-1)
 	<-d.waiting
-	select {
-	case d.slots <- struct{}{}:
-	case <-ctx.Done():
-		// Shutdown deadline: take the slot back anyway so the caller's
-		// release stays balanced; slots free up as attempts are cancelled.
-		d.slots <- struct{}{}
-	}
+	// Take a worker slot back. Workers are only held by attempts under
+	// way, which end, so this wait is short; at the shutdown deadline the
+	// slot is still taken, to keep the caller's release balanced.
+	d.slots <- struct{}{}
 	return release, err
 }
 

@@ -33,7 +33,7 @@ func (d *Deliverer) runWaiter(ctx context.Context) {
 			continue
 		}
 		for {
-			msg, err := it.Next(jetstream.NextContext(ctx))
+			msg, err := d.next(ctx, it)
 			if err != nil {
 				break
 			}
