@@ -1,8 +1,27 @@
-// Command bench measures the pipeline on this machine: how fast a backlog
-// of events drains through the full deliverer (destination guard with a
-// loopback allow-list, signing, outcome records, per-attempt logging to a
-// file) into a local sink. It runs everything in-process on an embedded
-// JetStream server in a temporary directory and prints one summary line.
+// Command bench measures the delivery pipeline on this machine and prints
+// one summary line (BENCH ...) after the details of every phase:
+//
+//   - baselines: the HTTP client alone (A), JetStream publish and
+//     consume+ack alone (B), and the simplest correct
+//     consume-sign-POST-ack loop (C);
+//   - the full deliverer (destination guard with a loopback allow-list,
+//     signing with a secret from the secrets cache, outcome records,
+//     metrics, per-attempt logging at info level to a file) draining a
+//     backlog, with its peak RSS, and again with the server fsyncing every
+//     write;
+//   - publish-to-receipt latency at fixed offered loads;
+//   - isolation from a destination that accepts connections and never
+//     answers;
+//   - repeated high-concurrency drains, counting stalls.
+//
+// Everything runs on loopback: the JetStream server, the sink and the
+// publisher in this process, and each client under test (the deliverer or
+// a baseline loop) in a child process, a re-execution of this binary, so
+// that its CPU time and peak RSS are its own. Every phase starts from a
+// fresh server in a temporary directory.
+//
+// Usage: go run ./cmd/bench [-quick] [-profile DIR] [-phases LIST] ...
+// (-h lists every flag).
 package main
 
 import (
@@ -18,8 +37,9 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+	err := run(ctx, os.Args[1:], os.Stdout)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		var usage usageError
 		if errors.As(err, &usage) {
@@ -29,35 +49,22 @@ func main() {
 	}
 }
 
+// usageError is a bad command line.
 type usageError struct{ error }
 
-type options struct {
-	events      int
-	concurrency int
-	prefetch    int
-	syncAlways  bool
-	cpuProfile  string
-}
-
+// run is the whole command. In a child process (childEnv set by the
+// parent) it runs the client under test instead, talking to the parent
+// over stdin and stdout.
 func run(ctx context.Context, args []string, out io.Writer) error {
-	var o options
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(out)
-	fs.IntVar(&o.events, "events", 20000, "events in the backlog to drain")
-	fs.IntVar(&o.concurrency, "concurrency", 512, "deliverer concurrency")
-	fs.IntVar(&o.prefetch, "prefetch", 256, "deliverer prefetch")
-	fs.BoolVar(&o.syncAlways, "fsync", false, "fsync every JetStream write (sync_interval: always)")
-	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the drain to this file")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err}
+	if spec := os.Getenv(childEnv); spec != "" {
+		return runChild(ctx, spec, os.Stdin, out)
 	}
-	if o.events < 1 || o.concurrency < 1 || o.prefetch < 1 {
-		return usageError{errors.New("-events, -concurrency and -prefetch must be >= 1")}
+	o, err := parseFlags(args, out)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
 	}
-	res, err := drain(ctx, o)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "BENCH drain_events=%d drain_s=%.2f drain_per_s=%.0f fsync=%t\n", o.events, res.seconds, float64(o.events)/res.seconds, o.syncAlways)
-	return nil
+	return runBench(ctx, o, out)
 }
