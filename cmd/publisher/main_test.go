@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -113,7 +112,7 @@ func TestPublish(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			stream := natsServer(t, nil)
 			var stdout bytes.Buffer
-			var stderr syncBuffer // NATS callbacks may still log after run returns
+			var stderr jstest.LogBuffer // NATS callbacks may still log after run returns
 			err := run(context.Background(), tt.args, strings.NewReader(tt.stdin), &stdout, &stderr)
 			if err != nil {
 				t.Fatalf("run: %v\nstderr: %s", err, stderr.String())
@@ -224,24 +223,6 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writes and reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // listenAddr finds the address in the "ingest API listening" log line.
 func listenAddr(log string) string { return loggedAddr(log, "ingest API listening") }
 
@@ -260,7 +241,7 @@ func TestServe(t *testing.T) {
 	stream := natsServer(t, map[string]string{"PUBLISHER_TOKENS": "tok_a, tok_b", "WEBHOOKS_UNSAFE_ALLOW_HTTP": "true"})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stderr syncBuffer
+	var stderr jstest.LogBuffer
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"serve"}, nil, io.Discard, &stderr) }()
 
@@ -338,7 +319,7 @@ func TestServeAdminAPI(t *testing.T) {
 	natsServer(t, map[string]string{"PUBLISHER_TOKENS": "tok_a", "PUBLISHER_ADMIN_TOKENS": "adm_1", "WEBHOOKS_DEV_MODE": "true"})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stderr syncBuffer
+	var stderr jstest.LogBuffer
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"serve"}, nil, io.Discard, &stderr) }()
 	var addr string
@@ -372,7 +353,7 @@ func TestServeAdminAPI(t *testing.T) {
 
 func TestServeAdminAPINeedsMasterKey(t *testing.T) {
 	natsServer(t, map[string]string{"PUBLISHER_TOKENS": "tok_a", "PUBLISHER_ADMIN_TOKENS": "adm_1"})
-	err := run(context.Background(), []string{"serve"}, nil, io.Discard, &syncBuffer{})
+	err := run(context.Background(), []string{"serve"}, nil, io.Discard, &jstest.LogBuffer{})
 	if err == nil || !strings.Contains(err.Error(), "WEBHOOKS_MASTER_KEY") {
 		t.Errorf("error = %v, want one naming WEBHOOKS_MASTER_KEY", err)
 	}

@@ -28,14 +28,9 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	s := jstest.Server(t)
-	_, js := jstest.Connect(t, s)
+	s, js, res := jstest.Pipeline(t, streams.Config{})
 	ctx := jstest.Context(t, 30*time.Second)
 	sc := streams.Config{}.WithDefaults()
-	res, err := streams.Ensure(ctx, js, sc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	t.Setenv("NATS_URL", s.ClientURL())
 	t.Setenv("LOG_LEVEL", "debug")
 	return &env{t: t, ctx: ctx, js: js, sc: sc, res: res}

@@ -107,7 +107,7 @@ func TestBreakerShieldsAHangingHost(t *testing.T) {
 	})
 	t.Cleanup(func() { close(release) })
 	healthy := newReceiver(t, nil)
-	var logs syncLog
+	var logs jstest.LogBuffer
 	log := zerolog.New(&logs)
 	h.start(Config{
 		BreakerThreshold: 3, BreakerOpenFor: 300 * time.Millisecond, BreakerMaxOpenFor: 300 * time.Millisecond,
@@ -126,14 +126,14 @@ func TestBreakerShieldsAHangingHost(t *testing.T) {
 		}
 		ids = append(ids, r.EventID)
 	}
-	jstest.Eventually(t, 10*time.Second, func() bool { return logs.contains(`"to":"open"`) }, "circuit open")
+	jstest.Eventually(t, 10*time.Second, func() bool { return logs.Contains(`"to":"open"`) }, "circuit open")
 	sentWhenOpen := slow.count()
 	publishJobs(t, h, healthy.URL, 50)
 	jstest.Eventually(t, 10*time.Second, func() bool { return healthy.count() == 50 }, "healthy deliveries while the circuit is open")
 
 	// Attempts while open fail without a request: the slow host sees only
 	// half-open probes, one per open period.
-	jstest.Eventually(t, 10*time.Second, func() bool { return logs.contains(`"from":"half_open","to":"open"`) }, "a failed probe")
+	jstest.Eventually(t, 10*time.Second, func() bool { return logs.Contains(`"from":"half_open","to":"open"`) }, "a failed probe")
 	if extra := slow.count() - sentWhenOpen; extra > 3 {
 		t.Errorf("the hanging host got %d requests while its circuit was open, want only probes", extra)
 	}
@@ -149,7 +149,7 @@ func TestBreakerShieldsAHangingHost(t *testing.T) {
 
 	// The host recovers: a probe closes the circuit and deliveries resume.
 	hang.Store(false)
-	jstest.Eventually(t, 10*time.Second, func() bool { return logs.contains(`"to":"closed"`) }, "circuit closed after recovery")
+	jstest.Eventually(t, 10*time.Second, func() bool { return logs.Contains(`"to":"closed"`) }, "circuit closed after recovery")
 	r, err := h.pub.PublishWorkflow(ctx, "org_1", slowURL, workflowRun("after"), envelope.Block{TimeoutSeconds: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -177,7 +177,7 @@ func TestWatchdogRecreatesAStuckPull(t *testing.T) {
 	h := newHarness(t, streamsConfig())
 	rc := newReceiver(t, nil)
 	ctx := jstest.Context(t, 30*time.Second)
-	var logs syncLog
+	var logs jstest.LogBuffer
 	log := zerolog.New(&logs)
 	d, err := New(ctx, h.js, egress.NewClient(loopbackOnly, egress.ClientConfig{}), nil, Config{
 		Streams: h.streams, URLs: envelope.URLPolicy{AllowHTTP: true}, StallTimeout: 300 * time.Millisecond, Logger: &log,
@@ -200,25 +200,7 @@ func TestWatchdogRecreatesAStuckPull(t *testing.T) {
 
 	publishJobs(t, h, rc.URL, 20)
 	jstest.Eventually(t, 10*time.Second, func() bool { return rc.count() == 20 }, "deliveries after the watchdog re-created the pull")
-	if pulls.Load() < 2 || !logs.contains("watchdog: no messages pulled") {
-		t.Errorf("pulls = %d; watchdog log: %t", pulls.Load(), logs.contains("watchdog"))
+	if pulls.Load() < 2 || !logs.Contains("watchdog: no messages pulled") {
+		t.Errorf("pulls = %d; watchdog log: %t", pulls.Load(), logs.Contains("watchdog"))
 	}
-}
-
-// syncLog is a concurrency-safe log sink for assertions.
-type syncLog struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (l *syncLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *syncLog) contains(s string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Contains(l.buf.String(), s)
 }

@@ -1,10 +1,8 @@
 package ingest_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,26 +13,8 @@ import (
 	"github.com/sixtyfour-oss/webhooks/pkg/publish"
 )
 
-// syncBuffer is a bytes.Buffer safe for the server's and the test's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func TestLogLine(t *testing.T) {
-	var out syncBuffer
+	var out jstest.LogBuffer
 	log := zerolog.New(&out)
 	e := newEnv(t, options{logger: &log})
 	resp := e.post(bearer, jobBody)

@@ -1,6 +1,8 @@
-// Package jstest starts real in-process JetStream servers for tests: a
-// random loopback port and a store in t.TempDir(), shut down by t.Cleanup.
-// It is imported only from _test files.
+// Package jstest is what the pipeline's tests share: real in-process
+// JetStream servers (a random loopback port and a store in t.TempDir(),
+// shut down by t.Cleanup), the pipeline's streams on them, waiting on a
+// condition with a deadline, and a concurrency-safe log sink. It is
+// imported only from _test files.
 package jstest
 
 import (

@@ -27,14 +27,9 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	s := jstest.Server(t)
-	_, js := jstest.Connect(t, s)
+	_, js, res := jstest.Pipeline(t, streams.Config{})
 	ctx := jstest.Context(t, 30*time.Second)
 	sc := streams.Config{}.WithDefaults()
-	res, err := streams.Ensure(ctx, js, sc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	return &env{t: t, ctx: ctx, js: js, sc: sc, res: res}
 }
 

@@ -1,7 +1,6 @@
 package rotation
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -49,27 +48,10 @@ type pipeline struct {
 	mgr     *secrets.Manager
 	pub     *publish.Publisher
 	url     string
-	logs    *syncBuffer
+	logs    *jstest.LogBuffer
 	mu      sync.Mutex
 	got     []delivery
 	stopped atomic.Bool
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func newPipeline(t *testing.T) *pipeline {
@@ -81,7 +63,7 @@ func newPipeline(t *testing.T) *pipeline {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &pipeline{t: t, js: js, res: res, logs: &syncBuffer{},
+	p := &pipeline{t: t, js: js, res: res, logs: &jstest.LogBuffer{},
 		mgr: &secrets.Manager{KV: res.Secrets, Keyring: secrets.DevKeyring()}}
 	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
