@@ -52,6 +52,7 @@ Usage:
   webhooksctl secrets roll   --org ORG [--overlap-hours 0..72]   (default 24)
   webhooksctl secrets delete --org ORG [--yes]
   webhooksctl secrets show   --org ORG [--json]
+  webhooksctl secrets reencrypt            (after adding a new master key first in WEBHOOKS_MASTER_KEY)
 
 Filters (all optional, combined with AND; --id may be repeated and is an OR list):
   --org ORG  --source job|workflow  --type EVENT_TYPE  --host HOST  --id EVENT_ID

@@ -14,13 +14,15 @@ import (
 // secrets runs the signing-secret operations.
 func (c *cli) secrets(args []string) error {
 	if len(args) == 0 {
-		return usagef("secrets needs a subcommand: create, roll, delete or show")
+		return usagef("secrets needs a subcommand: create, roll, delete, show or reencrypt")
 	}
 	op := args[0]
 	switch op {
 	case "create", "roll", "delete", "show":
+	case "reencrypt":
+		return c.reencrypt(args[1:])
 	default:
-		return usagef("unknown secrets subcommand %q (want create, roll, delete or show)", op)
+		return usagef("unknown secrets subcommand %q (want create, roll, delete, show or reencrypt)", op)
 	}
 	fs := newFlags("secrets " + op)
 	org := fs.String("org", "", "organization id (required)")
@@ -146,4 +148,27 @@ func secretsError(err error, org string) error {
 		return fmt.Errorf("%w; someone else changed the secrets at the same time: try again", err)
 	}
 	return err
+}
+
+// reencrypt rewrites every organization's secrets under the primary master
+// key (the first of WEBHOOKS_MASTER_KEY): the last step of a master key
+// rotation, after which the old key can be removed from the list.
+func (c *cli) reencrypt(args []string) error {
+	fs := newFlags("secrets reencrypt")
+	if rest, err := parse(fs, args); err != nil {
+		return err
+	} else if len(rest) > 0 {
+		return usagef("secrets reencrypt: unexpected argument %q", rest[0])
+	}
+	m, done, err := c.secretsManager(true)
+	if err != nil {
+		return err
+	}
+	defer done()
+	n, err := m.Reencrypt(c.ctx)
+	if err != nil {
+		return fmt.Errorf("reencrypt (%d records rewritten before the error): %w", n, err)
+	}
+	fmt.Fprintf(c.out, "Rewrote %d organization records under master key %s.\n", n, m.Keyring.PrimaryID())
+	return nil
 }

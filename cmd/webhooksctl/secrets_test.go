@@ -6,6 +6,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/sixtyfour-oss/webhooks/internal/secrets"
 )
 
 var secretLine = regexp.MustCompile(`^sk_whsec_[0-9a-f]{64}\n$`)
@@ -106,4 +109,37 @@ func TestSecretsBadInput(t *testing.T) {
 	if !secretLine.MatchString(r.stdout) || !strings.Contains(r.stderr, "UNSAFE") {
 		t.Errorf("dev mode create: stdout %q, stderr %q", r.stdout, r.stderr)
 	}
+}
+
+func TestSecretsReencrypt(t *testing.T) {
+	e := newEnv(t)
+	k1 := "k1:" + base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
+	k2 := "k2:" + base64.StdEncoding.EncodeToString([]byte("fedcba9876543210fedcba9876543210"))
+	t.Setenv("WEBHOOKS_DEV_MODE", "false")
+	t.Setenv("WEBHOOKS_MASTER_KEY", k1)
+	ctl(t, "", "secrets", "create", "--org", "org_a").want(t, 0)
+	ctl(t, "", "secrets", "create", "--org", "org_b").want(t, 0)
+
+	// Rotate the master key: the new key first, the old one still readable.
+	t.Setenv("WEBHOOKS_MASTER_KEY", k2+","+k1)
+	r := ctl(t, "", "secrets", "reencrypt").want(t, 0)
+	if !strings.Contains(r.stdout, "Rewrote 2 organization records under master key k2") {
+		t.Errorf("reencrypt stdout = %q", r.stdout)
+	}
+	// With only the new key, the deliverer's cache decrypts every secret.
+	only2, err := secrets.ParseKeyring(k2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache, err := secrets.NewCache(e.ctx, e.res.Secrets, only2, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cache.Stop()
+	for _, org := range []string{"org_a", "org_b"} {
+		if got, err := cache.Signing(org, time.Now()); err != nil || len(got) != 1 {
+			t.Errorf("%s under k2 only: %d secrets, %v", org, len(got), err)
+		}
+	}
+	ctl(t, "", "secrets", "reencrypt", "extra").want(t, 2)
 }
