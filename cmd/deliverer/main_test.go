@@ -133,17 +133,19 @@ func TestSIGTERMDuringBurstLosesNothing(t *testing.T) {
 	env := []string{"NATS_URL=" + s.ClientURL(), "WEBHOOKS_ALLOW_DESTINATIONS=127.0.0.1", "WEBHOOKS_UNSAFE_ALLOW_HTTP=true",
 		"WEBHOOKS_DEV_MODE=true", "STREAMS_ACK_WAIT=2s", "DELIVERER_CONCURRENCY=16", "DELIVERER_PREFETCH=16",
 		"DELIVERER_OPS_ADDR=127.0.0.1:0", "LOG_LEVEL=info"}
-	first, logs := child(t, env...)
 
 	allow, _ := egress.ParseAllowList("127.0.0.1")
 	pub := publish.New(js, publish.Config{URLs: envelope.URLPolicy{AllowHTTP: true}, Destinations: allow})
-	const n = 2000
+	const n = 3000
 	for i := range n {
 		if _, err := pub.PublishJob(ctx, "org_1", sink.URL, envelope.JobResult{
 			TaskID: fmt.Sprint("t", i), Status: envelope.StatusFailed, TaskType: "find_email", Error: "x"}); err != nil {
 			t.Fatal(err)
 		}
 	}
+	// The backlog is in place before the deliverer starts, so that the
+	// SIGTERM lands in the middle of it however fast the machine is.
+	first, logs := child(t, env...)
 	jstest.Eventually(t, 30*time.Second, func() bool { return received() >= n/10 }, "a tenth delivered\n%s", logs)
 	if err := first.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
