@@ -120,27 +120,13 @@ func (h *harness) startOn(js jetstream.JetStream, cfg Config, secrets SecretSour
 
 // outcome returns the latest outcome of an event, or nil.
 func (h *harness) outcome(ctx context.Context, orgID string, source envelope.Source, eventID string) *envelope.Outcome {
-	raw, err := h.res.Outcomes.GetLastMsgForSubject(ctx, h.streams.OutcomeSubject(orgID, source, eventID))
-	if err != nil {
-		return nil
-	}
-	o, err := envelope.DecodeOutcome(raw.Data)
-	if err != nil {
-		h.t.Fatalf("outcome of %s: %v", eventID, err)
-	}
-	return o
+	return jstest.Outcome(ctx, h.t, h.res.Outcomes, h.streams.OutcomeSubject(orgID, source, eventID))
 }
 
-// finalOutcome waits for an event's final outcome.
+// finalOutcome waits up to within for an event's final outcome.
 func (h *harness) finalOutcome(orgID string, source envelope.Source, eventID string, within time.Duration) *envelope.Outcome {
 	h.t.Helper()
-	ctx := jstest.Context(h.t, within+time.Second)
-	var o *envelope.Outcome
-	jstest.Eventually(h.t, within, func() bool {
-		o = h.outcome(ctx, orgID, source, eventID)
-		return o != nil && o.Final
-	}, "final outcome of %s", eventID)
-	return o
+	return jstest.FinalOutcome(h.t, h.res.Outcomes, h.streams.OutcomeSubject(orgID, source, eventID), within)
 }
 
 // undelivered returns the dead-letter message of an event, or nil.

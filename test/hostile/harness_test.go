@@ -111,28 +111,13 @@ func (p *pipeline) shutdown() {
 
 // outcome returns the latest outcome of an event, or nil.
 func (p *pipeline) outcome(ctx context.Context, orgID string, source envelope.Source, eventID string) *envelope.Outcome {
-	raw, err := p.res.Outcomes.GetLastMsgForSubject(ctx, p.streams.OutcomeSubject(orgID, source, eventID))
-	if err != nil {
-		return nil
-	}
-	o, err := envelope.DecodeOutcome(raw.Data)
-	if err != nil {
-		p.t.Errorf("outcome of %s: %v", eventID, err)
-		return nil
-	}
-	return o
+	return jstest.Outcome(ctx, p.t, p.res.Outcomes, p.streams.OutcomeSubject(orgID, source, eventID))
 }
 
 // finalOutcome waits up to within for an event's final outcome.
 func (p *pipeline) finalOutcome(orgID string, source envelope.Source, eventID string, within time.Duration) *envelope.Outcome {
 	p.t.Helper()
-	ctx := jstest.Context(p.t, within+time.Second)
-	var o *envelope.Outcome
-	jstest.Eventually(p.t, within, func() bool {
-		o = p.outcome(ctx, orgID, source, eventID)
-		return o != nil && o.Final
-	}, "final outcome of %s", eventID)
-	return o
+	return jstest.FinalOutcome(p.t, p.res.Outcomes, p.streams.OutcomeSubject(orgID, source, eventID), within)
 }
 
 // pending returns how many messages WEBHOOKS still holds.

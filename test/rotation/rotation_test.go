@@ -361,16 +361,6 @@ func TestNoUnsignedDeliveryWhenTheSecretCannotBeRead(t *testing.T) {
 // waitOutcome waits for an event's final outcome.
 func waitOutcome(t *testing.T, p *pipeline, org, eventID string) *envelope.Outcome {
 	t.Helper()
-	ctx := jstest.Context(t, 15*time.Second)
 	subject := streams.Config{}.WithDefaults().OutcomeSubject(org, envelope.SourceJob, eventID)
-	var o *envelope.Outcome
-	jstest.Eventually(t, 10*time.Second, func() bool {
-		raw, err := p.res.Outcomes.GetLastMsgForSubject(ctx, subject)
-		if err != nil {
-			return false
-		}
-		o, _ = envelope.DecodeOutcome(raw.Data)
-		return o != nil && o.Final
-	}, "final outcome of %s", eventID)
-	return o
+	return jstest.FinalOutcome(t, p.res.Outcomes, subject, 10*time.Second)
 }
