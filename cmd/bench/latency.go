@@ -77,7 +77,9 @@ func offeredLoad(ctx context.Context, o options, r *report, rate float64) (dist,
 		return dist{}, err
 	}
 	defer e.close()
-	c, err := startChild(e.delivererSpec(o))
+	spec := e.delivererSpec(o)
+	spec.CPUProfile = o.profilePath(fmt.Sprintf("load-%.0f", rate))
+	c, err := startChild(spec)
 	if err != nil {
 		return dist{}, err
 	}

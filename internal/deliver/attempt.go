@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/sixtyfour-oss/webhooks/internal/egress"
@@ -96,11 +97,16 @@ func (d *Deliverer) attempt(ctx context.Context, req *envelope.Request, attempt 
 	return res
 }
 
+// excerptBuffers hold the start of response bodies while they are read.
+var excerptBuffers = sync.Pool{New: func() any { return new([envelope.MaxResponseExcerpt]byte) }}
+
 // readExcerpt keeps the first MaxResponseExcerpt bytes of a response body
 // and discards up to DefaultBodyDrainLimit more, so that the connection can
 // be reused; it never reads an endless body to its end.
 func readExcerpt(body io.Reader) (string, error) {
-	buf := make([]byte, envelope.MaxResponseExcerpt)
+	bp := excerptBuffers.Get().(*[envelope.MaxResponseExcerpt]byte)
+	defer excerptBuffers.Put(bp)
+	buf := bp[:]
 	n, err := io.ReadFull(body, buf)
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		err = nil

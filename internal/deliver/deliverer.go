@@ -46,7 +46,17 @@ type Deliverer struct {
 	slots    chan struct{} // worker slots: attempts in flight
 	waiting  chan struct{} // messages waiting for a busy host
 	inflight sync.WaitGroup
+
+	// Worker goroutines outlive their message and take the next one: a
+	// fresh goroutine per message would grow its stack anew each time.
+	handoff chan jetstream.Msg // to an idle worker; unbuffered
+	quit    chan struct{}      // closed when Run returns: idle workers exit
+	workers sync.WaitGroup
 }
+
+// workerIdle is how long a worker without a message waits for the next
+// one before it exits.
+const workerIdle = 10 * time.Second
 
 // New binds a deliverer to the durable consumer, which must exist (see
 // streams.Ensure). client must refuse unsafe destinations and never follow
@@ -79,6 +89,7 @@ func New(ctx context.Context, js jetstream.JetStream, client *http.Client, secre
 		cfg: cfg, js: js, consumer: cons, outcomes: outcomes, undelivered: undelivered, client: client, secrets: secrets,
 		hosts: newHostLimiter(cfg.PerHostConcurrency), log: *cfg.Logger, metrics: cfg.Metrics,
 		slots: make(chan struct{}, cfg.Concurrency), waiting: make(chan struct{}, cfg.MaxWaiting+cfg.Concurrency),
+		handoff: make(chan jetstream.Msg), quit: make(chan struct{}),
 	}
 	d.messages = cons.Messages
 	if cfg.BreakerThreshold > 0 {
@@ -129,6 +140,8 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		cancelWork()
 		<-done
 	}
+	close(d.quit)
+	d.workers.Wait()
 	d.log.Info().Msg("deliverer stopped")
 	return err
 }
@@ -186,10 +199,34 @@ func (d *Deliverer) drain(ctx, work context.Context, it jetstream.MessagesContex
 		d.lastMsg.Store(time.Now().UnixNano())
 		d.inflight.Add(1)
 		d.metrics.InFlight(1)
-		go func() {
-			defer func() { <-d.slots; d.metrics.InFlight(-1); d.inflight.Done() }()
-			d.handle(work, msg)
-		}()
+		select {
+		case d.handoff <- msg: // an idle worker takes it
+		default:
+			d.workers.Add(1)
+			go d.worker(work, msg)
+		}
+	}
+}
+
+// worker handles msg, then every message handed off to it, until it has
+// been idle for workerIdle or Run returns.
+func (d *Deliverer) worker(work context.Context, msg jetstream.Msg) {
+	defer d.workers.Done()
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		d.handle(work, msg)
+		<-d.slots
+		d.metrics.InFlight(-1)
+		d.inflight.Done()
+		idle.Reset(workerIdle)
+		select {
+		case msg = <-d.handoff:
+		case <-idle.C:
+			return
+		case <-d.quit:
+			return
+		}
 	}
 }
 

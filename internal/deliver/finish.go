@@ -31,7 +31,7 @@ const outcomeRecordBudget = 20 * time.Second
 
 // finish maps the decision to exactly one JetStream action.
 func (d *Deliverer) finish(ctx context.Context, ev event, req *envelope.Request, res result, dec retry.Decision) {
-	d.logAttempt(ev, req, res, dec)
+	d.logAttempt(ev, res, dec)
 	d.metrics.Decision(dec.Action.String(), ev.source)
 	switch dec.Action {
 	case retry.ActionDeliver:
@@ -74,7 +74,7 @@ func (d *Deliverer) outcome(ctx context.Context, ev event, req *envelope.Request
 		o.Error = dec.Reason
 	}
 	if req != nil {
-		o.EventID, o.OrgID, o.Source, o.EventType, o.Host = req.EventID, req.OrgID, req.Source, req.EventType, req.Host()
+		o.EventID, o.OrgID, o.Source, o.EventType, o.Host = req.EventID, req.OrgID, req.Source, req.EventType, ev.host
 		if req.Job != nil {
 			o.TaskID = req.Job.TaskID
 		}
@@ -190,7 +190,7 @@ func (d *Deliverer) deadLetter(ctx context.Context, ev event, failure *envelope.
 }
 
 // logAttempt writes the one line per attempt, with fixed keys.
-func (d *Deliverer) logAttempt(ev event, req *envelope.Request, res result, dec retry.Decision) {
+func (d *Deliverer) logAttempt(ev event, res result, dec retry.Decision) {
 	var e *zerolog.Event
 	switch dec.Action {
 	case retry.ActionDeliver:
@@ -203,11 +203,7 @@ func (d *Deliverer) logAttempt(ev event, req *envelope.Request, res result, dec 
 	if !e.Enabled() {
 		return
 	}
-	host := ""
-	if req != nil {
-		host = req.Host()
-	}
-	e = e.Str("event_id", ev.eventID).Str("org_id", ev.orgID).Int("attempt", ev.attempt).Str("host", host).
+	e = e.Str("event_id", ev.eventID).Str("org_id", ev.orgID).Int("attempt", ev.attempt).Str("host", ev.host).
 		Int("status", res.outcome.StatusCode).Int64("duration_ms", res.duration.Milliseconds()).
 		Str("decision", dec.Action.String()).Dur("delay", dec.Delay)
 	if dec.Reason != "" {

@@ -28,6 +28,8 @@ type event struct {
 	replay  int
 	// Identity from the subject, used when the request cannot be decoded.
 	orgID, source, eventID string
+	// host is the destination host of a decoded request ("" before).
+	host string
 }
 
 // handle runs one delivery of one message to its end: one attempt, then
@@ -59,7 +61,7 @@ func (d *Deliverer) handle(ctx context.Context, msg jetstream.Msg) {
 	}
 	// The request's identity is authoritative (a replay's Nats-Msg-Id is
 	// not the event id).
-	ev.eventID, ev.orgID, ev.source = req.EventID, req.OrgID, string(req.Source)
+	ev.eventID, ev.orgID, ev.source, ev.host = req.EventID, req.OrgID, string(req.Source), req.Host()
 	if max := d.cfg.Policy.Schedule.MaxAttempts(); ev.attempt > max {
 		// The previous delivery ended without a decision (its deliverer
 		// died): the schedule is spent, so dead-letter without sending.
@@ -92,7 +94,7 @@ func (d *Deliverer) deliver(ctx context.Context, ev event, req *envelope.Request
 				" (the object is missing, or download links are not configured: WEBHOOKS_DOWNLOAD_KEY)"})
 		return
 	}
-	host := req.Host()
+	host := ev.host
 	if ok, reason := d.breaker.allow(host); !ok {
 		d.fail(ctx, ev, req, retry.Outcome{Kind: retry.KindConnection, Err: errors.New(reason)})
 		return

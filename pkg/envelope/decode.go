@@ -1,12 +1,15 @@
 package envelope
 
 import (
-	"bytes"
-	"encoding/json"
+	stdjson "encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"reflect"
+	"strings"
 	"time"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // wireRequest mirrors Request with pointers for every required field, so
@@ -26,41 +29,46 @@ type wireRequest struct {
 }
 
 type wireJob struct {
-	TaskID   *string         `json:"task_id"`
-	Status   *string         `json:"status"`
-	TaskType *string         `json:"task_type"`
-	Result   json.RawMessage `json:"result"`
-	Error    *string         `json:"error"`
+	TaskID   *string        `json:"task_id"`
+	Status   *string        `json:"status"`
+	TaskType *string        `json:"task_type"`
+	Result   jsontext.Value `json:"result"`
+	Error    *string        `json:"error"`
 }
 
 type wireWorkflow struct {
-	WorkflowID             *string         `json:"workflow_id"`
-	RunID                  *string         `json:"run_id"`
-	RowCount               *int            `json:"row_count"`
-	PreviousBlockID        *string         `json:"previous_block_id"`
-	PreviousBlockName      *string         `json:"previous_block_name"`
-	PreviousBlockNumber    *int            `json:"previous_block_number"`
-	StartedAt              *time.Time      `json:"started_at"`
-	IncludeCSVDownloadLink *bool           `json:"include_csv_download_link"`
-	ResultsDownloadURL     *string         `json:"results_download_url"`
-	ResultsObject          *string         `json:"results_object"`
-	Results                json.RawMessage `json:"results"`
+	WorkflowID             *string        `json:"workflow_id"`
+	RunID                  *string        `json:"run_id"`
+	RowCount               *int           `json:"row_count"`
+	PreviousBlockID        *string        `json:"previous_block_id"`
+	PreviousBlockName      *string        `json:"previous_block_name"`
+	PreviousBlockNumber    *int           `json:"previous_block_number"`
+	StartedAt              *time.Time     `json:"started_at"`
+	IncludeCSVDownloadLink *bool          `json:"include_csv_download_link"`
+	ResultsDownloadURL     *string        `json:"results_download_url"`
+	ResultsObject          *string        `json:"results_object"`
+	Results                jsontext.Value `json:"results"`
 }
+
+// decodeOptions make Decode strict: member names match exactly (no case
+// folding), unknown members are refused, and so are duplicate names and
+// invalid UTF-8 (the defaults of encoding/json/v2 semantics), so that no
+// two parsers can read one request two ways.
+var decodeOptions = json.JoinOptions(json.RejectUnknownMembers(true))
 
 // Decode parses and validates a delivery request. It returns an error
 // wrapping ErrMalformed for input that is not one JSON object of the right
-// shape (syntax errors, wrong types, unknown fields, trailing data),
-// ErrUnknownVersion for a "v" other than Version, and a *ValidationError
-// for missing or invalid fields. urls decides whether plain http is accepted.
+// shape (syntax errors, wrong types, unknown or duplicate fields, invalid
+// UTF-8, trailing data), ErrUnknownVersion for a "v" other than Version,
+// and a *ValidationError for missing or invalid fields. urls decides
+// whether plain http is accepted.
+//
+// The input is read once: the decoder checks the syntax of the raw result
+// values, which validation then does not scan again.
 func Decode(data []byte, urls URLPolicy) (*Request, error) {
 	var w wireRequest
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&w); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%w: data after the JSON object", ErrMalformed)
+	if err := json.Unmarshal(data, &w, decodeOptions); err != nil {
+		return nil, malformed(err)
 	}
 	if w.V == nil {
 		return nil, &ValidationError{Fields: []FieldError{{Field: "v", Message: "required"}}}
@@ -73,10 +81,107 @@ func Decode(data []byte, urls URLPolicy) (*Request, error) {
 	if err := p.err(); err != nil {
 		return nil, err
 	}
-	if err := r.Validate(urls); err != nil {
+	if err := r.validate(urls, true); err != nil {
 		return nil, err
 	}
 	return r, nil
+}
+
+// malformed turns a decoding error into an ErrMalformed error that names
+// the field (as a JSON path such as "job.task_id") and what is wrong, in
+// terms of the documented JSON rather than Go types.
+func malformed(err error) error {
+	var (
+		syn *jsontext.SyntacticError
+		sem *json.SemanticError
+	)
+	switch {
+	case errors.As(err, &syn) && strings.Contains(syn.Err.Error(), "after top-level value"):
+		return fmt.Errorf("%w: data after the JSON object (at byte %d)", ErrMalformed, syn.ByteOffset)
+	case errors.As(err, &syn):
+		where := fieldPath(syn.JSONPointer)
+		if where == "" {
+			return fmt.Errorf("%w: %v (at byte %d)", ErrMalformed, syn.Err, syn.ByteOffset)
+		}
+		return fmt.Errorf("%w: %s: %v (at byte %d)", ErrMalformed, where, syn.Err, syn.ByteOffset)
+	case errors.As(err, &sem) && errors.Is(err, json.ErrUnknownName):
+		return fmt.Errorf("%w: unknown field %q", ErrMalformed, fieldPath(sem.JSONPointer))
+	case errors.As(err, &sem):
+		where := fieldPath(sem.JSONPointer)
+		if where == "" {
+			where = "request"
+		}
+		msg := where + ": must be " + jsonKindOf(sem.GoType)
+		if sem.JSONKind != 0 {
+			msg += ", got " + kindName(sem.JSONKind)
+		}
+		if sem.Err != nil {
+			msg += " (" + sem.Err.Error() + ")"
+		}
+		return fmt.Errorf("%w: %s", ErrMalformed, msg)
+	default:
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+}
+
+// fieldPath turns a JSON pointer ("/job/task_id") into the dotted path
+// FieldError uses ("job.task_id").
+func fieldPath(ptr jsontext.Pointer) string {
+	var parts []string
+	for tok := range ptr.Tokens() {
+		parts = append(parts, tok)
+	}
+	return strings.Join(parts, ".")
+}
+
+// jsonKindOf names the JSON a Go type of the wire structs is read from.
+func jsonKindOf(t reflect.Type) string {
+	if t == nil {
+		return "valid JSON"
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case t == reflect.TypeFor[time.Time]():
+		return "an RFC 3339 time string"
+	case t == reflect.TypeFor[jsontext.Value]():
+		return "a JSON value"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Int, reflect.Int64:
+		return "an integer"
+	case reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Map:
+		return "an object of strings"
+	case reflect.Struct:
+		return "an object"
+	}
+	return "a " + t.Kind().String()
+}
+
+// kindName names a JSON token kind.
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case 'n':
+		return "null"
+	case 'f', 't':
+		return "a boolean"
+	case '"':
+		return "a string"
+	case '0':
+		return "a number"
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	}
+	return "invalid JSON"
 }
 
 // request converts the wire form, recording each missing required field.
@@ -119,13 +224,10 @@ func (w *wireJob) job(p *problems) *JobResult {
 		TaskID:   str(p, "job.task_id", w.TaskID),
 		Status:   str(p, "job.status", w.Status),
 		TaskType: str(p, "job.task_type", w.TaskType),
-		Result:   w.Result,
+		Result:   rawResult(w.Result),
 	}
 	if w.Error != nil {
 		j.Error = *w.Error
-	}
-	if bytes.Equal(bytes.TrimSpace(j.Result), []byte("null")) {
-		j.Result = nil
 	}
 	return j
 }
@@ -137,7 +239,7 @@ func (w *wireWorkflow) run(p *problems) *WorkflowRun {
 		PreviousBlockID:    str(p, "workflow.previous_block_id", w.PreviousBlockID),
 		PreviousBlockName:  str(p, "workflow.previous_block_name", w.PreviousBlockName),
 		ResultsDownloadURL: w.ResultsDownloadURL,
-		Results:            w.Results,
+		Results:            rawResult(w.Results),
 	}
 	if w.RowCount == nil {
 		p.add("workflow.row_count", "required")
@@ -158,10 +260,16 @@ func (w *wireWorkflow) run(p *problems) *WorkflowRun {
 	if w.ResultsObject != nil {
 		r.ResultsObject = *w.ResultsObject
 	}
-	if bytes.Equal(bytes.TrimSpace(r.Results), []byte("null")) {
-		r.Results = nil
-	}
 	return r
+}
+
+// rawResult returns a raw result or results value as read (Render
+// compacts it), and nil for null.
+func rawResult(v jsontext.Value) stdjson.RawMessage {
+	if len(v) == 0 || v.Kind() == 'n' {
+		return nil
+	}
+	return stdjson.RawMessage(v)
 }
 
 // str dereferences a required string field, recording it when missing.

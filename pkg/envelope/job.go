@@ -37,8 +37,8 @@ type JobResult struct {
 }
 
 // check validates the job result; prefix is the JSON path of the job
-// ("job" inside a request).
-func (j *JobResult) check(p *problems, prefix string) {
+// ("job" inside a request). rawChecked says Result is known to be valid JSON.
+func (j *JobResult) check(p *problems, prefix string, rawChecked bool) {
 	checkID(p, prefix+".task_id", j.TaskID)
 	if !ValidTaskType(j.TaskType) {
 		p.add(prefix+".task_type", "must match [a-z0-9_.]{1,64}")
@@ -47,7 +47,7 @@ func (j *JobResult) check(p *problems, prefix string) {
 	case StatusCompleted:
 		if len(j.Result) == 0 {
 			p.add(prefix+".result", "required when status is completed")
-		} else if !isJSONObject(j.Result) {
+		} else if !isJSONObject(j.Result, rawChecked) {
 			p.add(prefix+".result", "must be a JSON object")
 		}
 		if j.Error != "" {
@@ -73,20 +73,22 @@ func (j *JobResult) check(p *problems, prefix string) {
 // the product's field order, without HTML escaping.
 func (j *JobResult) Body() ([]byte, error) { return marshal(j) }
 
-// isJSONObject reports whether raw is valid JSON whose top level is an object.
-func isJSONObject(raw json.RawMessage) bool {
+// isJSONObject reports whether raw is valid JSON whose top level is an
+// object; valid says the syntax is already known to be valid.
+func isJSONObject(raw json.RawMessage, valid bool) bool {
 	t := bytes.TrimLeft(raw, " \t\r\n")
-	return len(t) > 0 && t[0] == '{' && json.Valid(raw)
+	return len(t) > 0 && t[0] == '{' && (valid || json.Valid(raw))
 }
 
 // isJSONArrayOrNull reports whether raw is valid JSON whose top level is an
-// array or null. An empty raw counts as null.
-func isJSONArrayOrNull(raw json.RawMessage) bool {
+// array or null. An empty raw counts as null; valid says the syntax is
+// already known to be valid.
+func isJSONArrayOrNull(raw json.RawMessage, valid bool) bool {
 	t := bytes.TrimSpace(raw)
 	if len(t) == 0 || string(t) == "null" {
 		return true
 	}
-	return t[0] == '[' && json.Valid(raw)
+	return t[0] == '[' && (valid || json.Valid(raw))
 }
 
 // marshal encodes v as compact JSON without HTML escaping and without the

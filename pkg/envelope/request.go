@@ -142,7 +142,11 @@ func (r *Request) Timeout() time.Duration {
 
 // Validate checks every field and returns a *ValidationError naming each
 // bad one, or nil. urls decides whether plain http is accepted.
-func (r *Request) Validate(urls URLPolicy) error {
+func (r *Request) Validate(urls URLPolicy) error { return r.validate(urls, false) }
+
+// validate is Validate; rawChecked says that the raw result values are
+// known to be valid JSON (Decode checked them), so only their kind is looked at.
+func (r *Request) validate(urls URLPolicy, rawChecked bool) error {
 	var p problems
 	if r.V != Version {
 		p.add("v", "must be "+strconv.Itoa(Version))
@@ -161,9 +165,9 @@ func (r *Request) Validate(urls URLPolicy) error {
 	}
 	switch r.Source {
 	case SourceJob:
-		r.checkJob(&p)
+		r.checkJob(&p, rawChecked)
 	case SourceWorkflow:
-		r.checkWorkflow(&p, urls)
+		r.checkWorkflow(&p, urls, rawChecked)
 	case "":
 		p.add("source", "required")
 	default:
@@ -172,7 +176,7 @@ func (r *Request) Validate(urls URLPolicy) error {
 	return p.err()
 }
 
-func (r *Request) checkJob(p *problems) {
+func (r *Request) checkJob(p *problems, rawChecked bool) {
 	if r.Workflow != nil {
 		p.add("workflow", `not allowed when source is "job"`)
 	}
@@ -186,13 +190,13 @@ func (r *Request) checkJob(p *problems) {
 		p.add("job", `required when source is "job"`)
 		return
 	}
-	r.Job.check(p, "job")
+	r.Job.check(p, "job", rawChecked)
 	if r.EventType != r.Job.TaskType {
 		p.add("event_type", "must equal job.task_type")
 	}
 }
 
-func (r *Request) checkWorkflow(p *problems, urls URLPolicy) {
+func (r *Request) checkWorkflow(p *problems, urls URLPolicy, rawChecked bool) {
 	if r.Job != nil {
 		p.add("job", `not allowed when source is "workflow"`)
 	}
@@ -207,7 +211,7 @@ func (r *Request) checkWorkflow(p *problems, urls URLPolicy) {
 		p.add("workflow", `required when source is "workflow"`)
 		return
 	}
-	r.Workflow.check(p, "workflow", urls)
+	r.Workflow.check(p, "workflow", urls, rawChecked)
 }
 
 // Encode returns the request's JSON form, as published on WEBHOOKS.

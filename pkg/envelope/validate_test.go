@@ -208,3 +208,43 @@ func TestConstructors(t *testing.T) {
 		t.Error("two requests got the same event id")
 	}
 }
+
+// TestDecodeMalformedSaysWhere checks that a request that is not JSON of
+// the documented shape is refused with a message naming the field and the
+// problem in JSON terms, and that the parse is strict where two parsers
+// could disagree: duplicate names, names in another case, invalid UTF-8.
+func TestDecodeMalformedSaysWhere(t *testing.T) {
+	valid := string(mutate(t, "request_job.json", func(map[string]any) {}))
+	tests := []struct {
+		name, data, want string
+	}{
+		{"duplicate name", `{"v":1,"org_id":"a","org_id":"b"}`, `org_id: duplicate object member name`},
+		{"duplicate nested name", `{"v":1,"job":{"status":"completed","status":"failed"}}`, `job.status: duplicate object member name`},
+		{"name in another case", `{"v":1,"ORG_ID":"a"}`, `unknown field "ORG_ID"`},
+		{"unknown nested field", `{"v":1,"job":{"results":{}}}`, `unknown field "job.results"`},
+		{"invalid UTF-8", "{\"v\":1,\"org_id\":\"a\xff\"}", `org_id: invalid UTF-8`},
+		{"string for integer", `{"v":"1"}`, `v: must be an integer, got a string`},
+		{"fraction for integer", `{"v":1,"workflow":{"row_count":1.5}}`, `workflow.row_count: must be an integer`},
+		{"number for string", `{"v":1,"url":5}`, `url: must be a string, got a number`},
+		{"header value not a string", `{"v":1,"headers":{"X-A":1}}`, `headers.X-A: must be a string, got a number`},
+		{"bad time", `{"v":1,"created_at":"yesterday"}`, `created_at: must be an RFC 3339 time string`},
+		{"array", `[]`, `request: must be an object, got an array`},
+		{"bad raw result", `{"v":1,"job":{"result":{"a":1,}}}`, `job.result: invalid character`},
+		{"trailing data", valid + ` {}`, `data after the JSON object`},
+		{"truncated", valid[:len(valid)/2], `unexpected EOF`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Decode([]byte(tt.data), URLPolicy{})
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("Decode error = %v, want ErrMalformed", err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Decode error = %q, want it to contain %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "wire") || strings.Contains(err.Error(), "Go ") {
+				t.Errorf("Decode error %q names Go types; it should speak of the JSON", err)
+			}
+		})
+	}
+}

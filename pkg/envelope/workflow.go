@@ -87,8 +87,9 @@ type WorkflowEnvelope struct {
 	Results             json.RawMessage `json:"results"`
 }
 
-// check validates the workflow run; prefix is its JSON path.
-func (w *WorkflowRun) check(p *problems, prefix string, urls URLPolicy) {
+// check validates the workflow run; prefix is its JSON path. rawChecked
+// says Results is known to be valid JSON.
+func (w *WorkflowRun) check(p *problems, prefix string, urls URLPolicy, rawChecked bool) {
 	checkID(p, prefix+".workflow_id", w.WorkflowID)
 	checkID(p, prefix+".run_id", w.RunID)
 	checkID(p, prefix+".previous_block_id", w.PreviousBlockID)
@@ -114,7 +115,7 @@ func (w *WorkflowRun) check(p *problems, prefix string, urls URLPolicy) {
 	if w.ResultsObject != "" && (len(w.ResultsObject) > MaxObjectKeyLength || hasControl(w.ResultsObject)) {
 		p.add(prefix+".results_object", "must be at most "+strconv.Itoa(MaxObjectKeyLength)+" bytes without control characters")
 	}
-	if !isJSONArrayOrNull(w.Results) {
+	if !isJSONArrayOrNull(w.Results, rawChecked) {
 		p.add(prefix+".results", "must be a JSON array or null")
 	}
 }
