@@ -211,7 +211,8 @@ func signingSecret(ctx context.Context, spec childSpec, js jetstream.JetStream) 
 }
 
 // newDelivererRunner builds the deliverer as cmd/deliverer does
-// (internal/service), with every production feature on: the guarded client
+// (internal/service, and its garbage collector target), with every
+// production feature on: the guarded client
 // with a loopback allow-list, signing secrets from the secrets cache,
 // outcome records, metrics, and one log line per attempt at info level,
 // written to a file.
@@ -231,6 +232,7 @@ func newDelivererRunner(ctx context.Context, spec childSpec, js jetstream.JetStr
 	}
 	log := zerolog.New(logFile).Level(zerolog.InfoLevel).With().Timestamp().Logger()
 	log.Warn().Msg(loopbackPolicy().String())
+	service.TuneGC(service.DelivererGCPercent, log)
 	client := egress.NewClient(loopbackPolicy(), egress.ClientConfig{MaxIdleConnsPerHost: spec.PerHost})
 	closeAll := func() { cache.Stop(); client.CloseIdleConnections(); _ = logFile.Close() }
 	d, err := deliver.New(ctx, js, client, cache, deliver.Config{

@@ -39,6 +39,7 @@ func run(ctx context.Context, logOut io.Writer) error {
 		return err
 	}
 	log.Info().Str("version", version.Version).Msg("starting")
+	service.TuneGC(service.DelivererGCPercent, log)
 	conn, err := natsconn.Open(s.Config, "deliverer", log)
 	if err != nil {
 		return err
