@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+
+	jsonv1 "github.com/go-json-experiment/json/v1"
 )
 
 // Job statuses: a job result is either completed (with a result object) or
@@ -92,10 +94,12 @@ func isJSONArrayOrNull(raw json.RawMessage, valid bool) bool {
 }
 
 // marshal encodes v as compact JSON without HTML escaping and without the
-// trailing newline json.Encoder adds.
+// trailing newline json.Encoder adds. It uses encoding/json's semantics,
+// byte for byte, as implemented on the faster json/v2 engine
+// (github.com/go-json-experiment/json/v1, which Go 1.27's encoding/json is).
 func marshal(v any) ([]byte, error) {
 	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
+	enc := jsonv1.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
 		return nil, err
