@@ -20,6 +20,7 @@ import (
 
 	"github.com/sixtyfour-oss/webhooks/internal/deliver"
 	"github.com/sixtyfour-oss/webhooks/internal/egress"
+	"github.com/sixtyfour-oss/webhooks/internal/logbuf"
 	"github.com/sixtyfour-oss/webhooks/internal/metrics"
 	"github.com/sixtyfour-oss/webhooks/internal/secrets"
 	"github.com/sixtyfour-oss/webhooks/internal/service"
@@ -215,7 +216,7 @@ func signingSecret(ctx context.Context, spec childSpec, js jetstream.JetStream) 
 // production feature on: the guarded client
 // with a loopback allow-list, signing secrets from the secrets cache,
 // outcome records, metrics, and one log line per attempt at info level,
-// written to a file.
+// written to a file through the same line batching.
 func newDelivererRunner(ctx context.Context, spec childSpec, js jetstream.JetStream) (runner, error) {
 	kv, err := js.KeyValue(ctx, spec.Streams.SecretsBucket)
 	if err != nil {
@@ -230,11 +231,12 @@ func newDelivererRunner(ctx context.Context, spec childSpec, js jetstream.JetStr
 		cache.Stop()
 		return runner{}, err
 	}
-	log := zerolog.New(logFile).Level(zerolog.InfoLevel).With().Timestamp().Logger()
+	lines := logbuf.New(logFile, logbuf.DefaultFlushInterval)
+	log := zerolog.New(lines).Level(zerolog.InfoLevel).With().Timestamp().Logger()
 	log.Warn().Msg(loopbackPolicy().String())
 	service.TuneGC(service.DelivererGCPercent, log)
 	client := egress.NewClient(loopbackPolicy(), egress.ClientConfig{MaxIdleConnsPerHost: spec.PerHost})
-	closeAll := func() { cache.Stop(); client.CloseIdleConnections(); _ = logFile.Close() }
+	closeAll := func() { cache.Stop(); client.CloseIdleConnections(); _ = lines.Close(); _ = logFile.Close() }
 	d, err := deliver.New(ctx, js, client, cache, deliver.Config{
 		Streams: spec.Streams, URLs: envelope.URLPolicy{AllowHTTP: true},
 		Concurrency: spec.Workers, Prefetch: spec.Prefetch, PerHostConcurrency: spec.PerHost, MaxWaiting: spec.MaxWaiting,

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/sixtyfour-oss/webhooks/internal/config"
+	"github.com/sixtyfour-oss/webhooks/internal/logbuf"
 	"github.com/sixtyfour-oss/webhooks/internal/natsconn"
 	"github.com/sixtyfour-oss/webhooks/internal/service"
 	"github.com/sixtyfour-oss/webhooks/internal/version"
@@ -34,7 +35,10 @@ func run(ctx context.Context, logOut io.Writer) error {
 	if err := config.Load(&s); err != nil {
 		return err
 	}
-	log, err := s.Logger(logOut, "deliverer")
+	// One line per attempt: batched into few writes, warnings at once.
+	lines := logbuf.New(logOut, logbuf.DefaultFlushInterval)
+	defer lines.Close()
+	log, err := s.Logger(lines, "deliverer")
 	if err != nil {
 		return err
 	}
