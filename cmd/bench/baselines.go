@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -61,27 +62,62 @@ func baselineJS(ctx context.Context, o options, r *report) error {
 }
 
 // baselineBare is baseline C: the simplest correct loop (pull, decode,
-// sign, POST, ack) draining the same backlog with the baseline workers.
+// sign, POST, ack) draining the same backlog with the baseline workers,
+// o.rounds times; the best round counts (see rounds).
 func baselineBare(ctx context.Context, o options, r *report) error {
+	best, err := rounds(o, func(round int) (float64, error) {
+		t, err := bareOnce(ctx, o, r, round)
+		return t.perSec(), err
+	})
+	r.set("baseline_bare_per_s", best)
+	return err
+}
+
+// bareOnce is one round of baseline C in a fresh world.
+func bareOnce(ctx context.Context, o options, r *report, round int) (timed, error) {
 	e, err := newEnv(ctx, o, envConfig{})
 	if err != nil {
-		return err
+		return timed{}, err
 	}
 	defer e.close()
 	if _, err := e.publishJobs(ctx, o.events); err != nil {
-		return err
+		return timed{}, err
 	}
 	spec := e.spec(modeBare, o.workers(), o.prefetch)
-	spec.CPUProfile = o.profilePath("bare")
-	t, res, err := e.measureChild(ctx, spec, o.events, watch{
-		progress: e.sink.received, stallAfter: o.stallAfter, timeout: runTimeout, profile: o.profilePath("bare-broker"),
-	})
-	if err != nil {
-		return err
+	w := watch{progress: e.sink.received, stallAfter: o.stallAfter, timeout: runTimeout}
+	if round == 1 {
+		spec.CPUProfile, w.profile = o.profilePath("bare"), o.profilePath("bare-broker")
 	}
-	r.run("C: bare loop drain", t, res)
-	r.set("baseline_bare_per_s", t.perSec())
-	return e.checkSink(r, int64(o.events))
+	t, res, err := e.measureChild(ctx, spec, o.events, w)
+	if err != nil {
+		return t, err
+	}
+	r.run(roundLabel("C: bare loop drain", round, o.rounds), t, res)
+	return t, e.checkSink(r, int64(o.events))
+}
+
+// rounds runs one round after another and returns the best result. Runs
+// on a shared machine are slowed by whatever else runs there, never sped
+// up, so the best of a few rounds is the closest to what the code can do;
+// the baseline and the full drain are measured the same way.
+func rounds(o options, run func(round int) (float64, error)) (float64, error) {
+	best := 0.0
+	for round := 1; round <= o.rounds; round++ {
+		v, err := run(round)
+		if err != nil {
+			return best, err
+		}
+		best = max(best, v)
+	}
+	return best, nil
+}
+
+// roundLabel numbers a run's label when there is more than one round.
+func roundLabel(label string, round, of int) string {
+	if of == 1 {
+		return label
+	}
+	return fmt.Sprintf("%s %d/%d", label, round, of)
 }
 
 // publishJobs stores a backlog of n job events for the sink.

@@ -30,8 +30,8 @@ func runBench(ctx context.Context, o options, out io.Writer) error {
 	start := time.Now()
 	r := newReport(out)
 	r.printf("%s", machine())
-	r.printf("settings: events=%d fsync_events=%d deliverer concurrency=%d prefetch=%d per_host=%d max_waiting=%d (0: default); baseline workers=%d (the deliverer's per-host limit: every event goes to one sink host); 1 KiB bodies",
-		o.events, o.fsyncEvents, o.concurrency, o.prefetch, o.perHost, o.maxWaiting, o.workers())
+	r.printf("settings: events=%d rounds=%d fsync_events=%d deliverer concurrency=%d prefetch=%d per_host=%d max_waiting=%d (0: default); baseline workers=%d (the deliverer's per-host limit: every event goes to one sink host); 1 KiB bodies",
+		o.events, o.rounds, o.fsyncEvents, o.concurrency, o.prefetch, o.perHost, o.maxWaiting, o.workers())
 	if o.profileDir != "" {
 		if err := os.MkdirAll(o.profileDir, 0o755); err != nil {
 			return err

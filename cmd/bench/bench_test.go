@@ -86,6 +86,7 @@ func TestBadFlagsAreUsageErrors(t *testing.T) {
 		{"unknown flag", []string{"-nope"}},
 		{"unknown phase", []string{"-phases", "drain,warp"}},
 		{"zero events", []string{"-events", "0"}},
+		{"zero rounds", []string{"-rounds", "0"}},
 		{"fault share of one", []string{"-isolation-fault", "1"}},
 		{"unknown stall loop", []string{"-stall-loop", "push"}},
 		{"stray argument", []string{"now"}},

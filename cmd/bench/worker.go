@@ -46,6 +46,9 @@ func runChild(ctx context.Context, specJSON string, in io.Reader, out io.Writer)
 	if err := json.Unmarshal([]byte(specJSON), &spec); err != nil {
 		return fmt.Errorf("child spec: %w", err)
 	}
+	// Every client runs with the deliverer's collector target, so that the
+	// baselines differ from it only by the work they leave out.
+	service.TuneGC(service.DelivererGCPercent, zerolog.Nop())
 	res := childResult{GoroutinesBefore: runtime.NumGoroutine()}
 	nc, err := nats.Connect(spec.NATSURL, nats.Name("bench-"+spec.Mode), nats.MaxReconnects(-1))
 	if err != nil {
@@ -212,8 +215,7 @@ func signingSecret(ctx context.Context, spec childSpec, js jetstream.JetStream) 
 }
 
 // newDelivererRunner builds the deliverer as cmd/deliverer does
-// (internal/service, and its garbage collector target), with every
-// production feature on: the guarded client
+// (internal/service), with every production feature on: the guarded client
 // with a loopback allow-list, signing secrets from the secrets cache,
 // outcome records, metrics, and one log line per attempt at info level,
 // written to a file through the same line batching.
@@ -234,7 +236,6 @@ func newDelivererRunner(ctx context.Context, spec childSpec, js jetstream.JetStr
 	lines := logbuf.New(logFile, logbuf.DefaultFlushInterval)
 	log := zerolog.New(lines).Level(zerolog.InfoLevel).With().Timestamp().Logger()
 	log.Warn().Msg(loopbackPolicy().String())
-	service.TuneGC(service.DelivererGCPercent, log)
 	client := egress.NewClient(loopbackPolicy(), egress.ClientConfig{MaxIdleConnsPerHost: spec.PerHost})
 	closeAll := func() { cache.Stop(); client.CloseIdleConnections(); _ = lines.Close(); _ = logFile.Close() }
 	d, err := deliver.New(ctx, js, client, cache, deliver.Config{
