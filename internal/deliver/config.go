@@ -3,7 +3,9 @@
 // the retry decision into exactly one JetStream action: Ack when
 // delivered, NakWithDelay when a retry is due, and for exhausted or
 // terminal events a publish to WEBHOOKS_UNDELIVERED (awaited) followed by
-// Term. It records the latest state of every event on WEBHOOKS_OUTCOMES.
+// Term. It records the latest state of every event on WEBHOOKS_OUTCOMES,
+// always before the message is acked, naked or termed; the records of
+// delivered events are written many at a time by a recorder (recorder.go).
 //
 // Any number of deliverer processes may bind to the same consumer.
 package deliver

@@ -34,6 +34,7 @@ type Deliverer struct {
 	secrets     SecretSource
 	hosts       *hostLimiter
 	breaker     *breaker
+	recorder    *recorder
 	log         zerolog.Logger
 
 	metrics *metrics.Deliverer
@@ -92,6 +93,9 @@ func New(ctx context.Context, js jetstream.JetStream, client *http.Client, secre
 		handoff: make(chan jetstream.Msg), quit: make(chan struct{}),
 	}
 	d.messages = cons.Messages
+	if d.recorder, err = newRecorder(d, js.Conn(), cfg.Concurrency); err != nil {
+		return nil, err
+	}
 	if cfg.BreakerThreshold > 0 {
 		d.breaker = newBreaker(cfg.BreakerThreshold, cfg.BreakerOpenFor, cfg.BreakerMaxOpenFor, cfg.Now, d.circuitChanged)
 	}
@@ -129,10 +133,16 @@ func (d *Deliverer) Run(ctx context.Context) error {
 	if d.cfg.Links.Store != nil && d.cfg.Links.Signer != nil {
 		go d.runWaiter(ctx)
 	}
+	go d.recorder.run(work)
 	err := d.pull(ctx, work)
 
 	done := make(chan struct{})
-	go func() { d.inflight.Wait(); close(done) }()
+	go func() {
+		d.inflight.Wait()
+		d.recorder.close() // then record and ack what is delivered
+		<-d.recorder.out
+		close(done)
+	}()
 	select {
 	case <-done:
 	case <-time.After(d.cfg.ShutdownTimeout):

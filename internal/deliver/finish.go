@@ -29,16 +29,28 @@ const errCodeSubjectFull jetstream.ErrorCode = 10077
 // test/cluster), shorter than AckWait (the heartbeat keeps the message).
 const outcomeRecordBudget = 20 * time.Second
 
-// finish maps the decision to exactly one JetStream action.
-func (d *Deliverer) finish(ctx context.Context, ev event, req *envelope.Request, res result, dec retry.Decision) {
+// finish maps the decision to exactly one JetStream action. A delivered
+// event goes to the recorder, which writes its outcome record and then acks
+// it; finish then returns true, and the recorder calls stop (the
+// message's heartbeat, or nil) once the message is acked. Otherwise finish
+// returns false and the caller stops the heartbeat.
+func (d *Deliverer) finish(ctx context.Context, ev event, req *envelope.Request, res result, dec retry.Decision, stop func()) bool {
 	d.logAttempt(ev, res, dec)
 	d.metrics.Decision(dec.Action.String(), ev.source)
 	switch dec.Action {
 	case retry.ActionDeliver:
-		d.recordOutcome(ctx, d.outcome(ctx, ev, req, res, dec, envelope.StateDelivered))
-		if err := ev.msg.Ack(); err != nil {
-			d.log.Warn().Err(err).Str("event_id", ev.eventID).Msg("ack failed; the event may be delivered again")
+		o := d.outcome(ctx, ev, req, res, dec, envelope.StateDelivered)
+		record, err := o.Encode()
+		if err != nil { // cannot happen for a record built here; keep the delivery
+			d.log.Error().Err(err).Str("event_id", o.EventID).Msg("cannot encode outcome")
+			if err := ev.msg.Ack(); err != nil {
+				d.log.Warn().Err(err).Str("event_id", ev.eventID).Msg("ack failed; the event may be delivered again")
+			}
+			return false
 		}
+		d.recorder.add(delivered{msg: ev.msg, eventID: o.EventID, record: record, stop: stop,
+			subject: d.cfg.Streams.OutcomeSubject(o.OrgID, o.Source, o.EventID)})
+		return true
 	case retry.ActionRetry:
 		d.recordOutcome(ctx, d.outcome(ctx, ev, req, res, dec, envelope.StateRetrying))
 		if err := ev.msg.NakWithDelay(dec.Delay); err != nil {
@@ -51,13 +63,14 @@ func (d *Deliverer) finish(ctx context.Context, ev event, req *envelope.Request,
 			d.log.Error().Err(err).Str("event_id", ev.eventID).Dur("retry_in", d.cfg.DeadLetterRetryDelay).
 				Msg("cannot write to the undelivered stream; keeping the event")
 			_ = ev.msg.NakWithDelay(d.cfg.DeadLetterRetryDelay)
-			return
+			return false
 		}
 		d.recordOutcome(ctx, out)
 		if err := ev.msg.TermWithReason(truncate(dec.Reason, 256)); err != nil {
 			d.log.Warn().Err(err).Str("event_id", ev.eventID).Msg("term failed; the redelivery will find the event already dead-lettered")
 		}
 	}
+	return false
 }
 
 // outcome builds the event's record. For a later attempt it reads the
@@ -119,15 +132,21 @@ func (d *Deliverer) previousOutcome(ctx context.Context, o *envelope.Outcome) *e
 	return prev
 }
 
-// recordOutcome publishes the event's record, retrying briefly. Failing to
-// record does not undo or repeat the delivery; it is logged.
+// recordOutcome writes the event's record (writeOutcome).
 func (d *Deliverer) recordOutcome(ctx context.Context, o *envelope.Outcome) {
 	data, err := o.Encode()
 	if err != nil {
 		d.log.Error().Err(err).Str("event_id", o.EventID).Msg("cannot encode outcome")
 		return
 	}
-	subject := d.cfg.Streams.OutcomeSubject(o.OrgID, o.Source, o.EventID)
+	d.writeOutcome(ctx, d.cfg.Streams.OutcomeSubject(o.OrgID, o.Source, o.EventID), data, o.EventID, o.State)
+}
+
+// writeOutcome publishes a record and waits for the server's ack,
+// retrying for up to outcomeRecordBudget. Failing to record does not undo
+// or repeat the delivery; it is logged and counted.
+func (d *Deliverer) writeOutcome(ctx context.Context, subject string, data []byte, eventID, state string) {
+	var err error
 	deadline := time.Now().Add(outcomeRecordBudget)
 	for try := 1; ; try++ {
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -140,7 +159,7 @@ func (d *Deliverer) recordOutcome(ctx context.Context, o *envelope.Outcome) {
 	}
 	if err != nil {
 		d.metrics.OutcomeError()
-		d.log.Error().Err(err).Str("event_id", o.EventID).Str("state", o.State).Msg("cannot record outcome")
+		d.log.Error().Err(err).Str("event_id", eventID).Str("state", state).Msg("cannot record outcome")
 	}
 }
 

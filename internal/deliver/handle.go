@@ -68,7 +68,7 @@ func (d *Deliverer) handle(ctx context.Context, msg jetstream.Msg) {
 		d.finish(ctx, ev, req, result{}, retry.Decision{
 			Action: retry.ActionDeadLetter,
 			Reason: "attempts exhausted after " + strconv.Itoa(max) + " attempts: the last attempt was interrupted",
-		})
+		}, nil)
 		return
 	}
 	d.deliver(ctx, ev, req)
@@ -91,7 +91,7 @@ func (d *Deliverer) deliver(ctx context.Context, ev event, req *envelope.Request
 	case plan == linkLost:
 		d.finish(ctx, ev, req, result{}, retry.Decision{Action: retry.ActionDeadLetter,
 			Reason: "results too large to inline, and their download (" + req.Workflow.ResultsObject + ") is not available" +
-				" (the object is missing, or download links are not configured: WEBHOOKS_DOWNLOAD_KEY)"})
+				" (the object is missing, or download links are not configured: WEBHOOKS_DOWNLOAD_KEY)"}, nil)
 		return
 	}
 	host := ev.host
@@ -100,7 +100,12 @@ func (d *Deliverer) deliver(ctx context.Context, ev event, req *envelope.Request
 		return
 	}
 	stop := d.heartbeat(ev.msg)
-	defer stop()
+	handedOff := false
+	defer func() { // also after a panic
+		if !handedOff {
+			stop()
+		}
+	}()
 	release, err := d.hostSlot(ctx, host)
 	if err != nil {
 		d.breaker.abandon(host)
@@ -113,12 +118,12 @@ func (d *Deliverer) deliver(ctx context.Context, ev event, req *envelope.Request
 	} else {
 		d.breaker.abandon(host)
 	}
-	d.finish(ctx, ev, req, res, d.cfg.Policy.Decide(ev.attempt, res.outcome))
+	handedOff = d.finish(ctx, ev, req, res, d.cfg.Policy.Decide(ev.attempt, res.outcome), stop)
 }
 
 // fail finishes an attempt that sent nothing, with outcome o.
 func (d *Deliverer) fail(ctx context.Context, ev event, req *envelope.Request, o retry.Outcome) {
-	d.finish(ctx, ev, req, result{outcome: o}, d.cfg.Policy.Decide(ev.attempt, o))
+	d.finish(ctx, ev, req, result{outcome: o}, d.cfg.Policy.Decide(ev.attempt, o), nil)
 }
 
 // hostSlot takes one of the destination host's slots. While the host is

@@ -1,0 +1,124 @@
+package deliver
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Settings of the recorder.
+const (
+	// recordTimeout bounds the wait for the server's ack of one outcome
+	// record published by the recorder; after it the record is written
+	// again synchronously (writeOutcome), within outcomeRecordBudget.
+	recordTimeout = 2 * time.Second
+	// recordBatch is the most records the recorder publishes before it
+	// waits for their acks.
+	recordBatch = 256
+)
+
+// delivered is a delivered event whose outcome record must be written
+// before its message is acked.
+type delivered struct {
+	msg     jetstream.Msg
+	eventID string
+	subject string
+	record  []byte
+	stop    func() // stops the message's heartbeat; nil when it has none
+}
+
+// recorder writes the outcome records of delivered events, then acks
+// their messages, many at a time: it publishes every record that is
+// waiting without waiting for the server in between, then takes the
+// acks in order and acks each message once its record is stored. Records
+// and acks leave in a few large writes instead of one small write and one
+// round trip each. The order of the two steps is kept for each event: a
+// message is acked only after its record is stored (or could not be
+// stored within outcomeRecordBudget, which is logged and counted), so a
+// crash in between repeats the delivery rather than losing its record.
+type recorder struct {
+	d   *Deliverer
+	js  jetstream.JetStream // publishes with recordTimeout
+	in  chan delivered
+	out chan struct{} // closed when run returns
+}
+
+func newRecorder(d *Deliverer, nc *nats.Conn, queue int) (*recorder, error) {
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(recordTimeout),
+		jetstream.WithPublishAsyncMaxPending(2*recordBatch))
+	if err != nil {
+		return nil, fmt.Errorf("deliver: outcome recorder: %w", err)
+	}
+	return &recorder{d: d, js: js, in: make(chan delivered, queue), out: make(chan struct{})}, nil
+}
+
+// add queues a delivered event; it waits while the queue is full.
+func (r *recorder) add(e delivered) { r.in <- e }
+
+// close ends the queue; run returns once every queued event is done.
+func (r *recorder) close() { close(r.in) }
+
+// run writes records and acks messages until the queue is closed and
+// empty. ctx bounds the synchronous retries of records that failed.
+func (r *recorder) run(ctx context.Context) {
+	defer close(r.out)
+	batch := make([]delivered, 0, recordBatch)
+	futures := make([]jetstream.PubAckFuture, 0, recordBatch)
+	for {
+		e, ok := <-r.in
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], e)
+	fill:
+		for len(batch) < recordBatch {
+			select {
+			case e, ok := <-r.in:
+				if !ok {
+					break fill // the closed queue ends run at the next receive
+				}
+				batch = append(batch, e)
+			default:
+				break fill
+			}
+		}
+		futures = r.write(ctx, batch, futures[:0])
+	}
+}
+
+// write publishes the batch's records, then acks each message once its
+// record is stored; a record the server did not acknowledge is written
+// again synchronously.
+func (r *recorder) write(ctx context.Context, batch []delivered, futures []jetstream.PubAckFuture) []jetstream.PubAckFuture {
+	for _, e := range batch {
+		f, err := r.js.PublishMsgAsync(&nats.Msg{Subject: e.subject, Data: e.record})
+		if err != nil {
+			f = nil
+		}
+		futures = append(futures, f)
+	}
+	for i, e := range batch {
+		stored := false
+		if f := futures[i]; f != nil {
+			select {
+			case <-f.Ok():
+				stored = true
+			case <-f.Err():
+			}
+		}
+		if !stored {
+			r.d.writeOutcome(ctx, e.subject, e.record, e.eventID, "delivered")
+		}
+		if err := e.msg.Ack(); err != nil {
+			r.d.log.Warn().Err(err).Str("event_id", e.eventID).Msg("ack failed; the event may be delivered again")
+		}
+		if e.stop != nil {
+			e.stop()
+		}
+		futures[i] = nil
+	}
+	return futures
+}
