@@ -93,7 +93,7 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	fs.IntVar(&o.stallMaxAckPending, "stall-max-ack-pending", 0, "consumer MaxAckPending in the stall runs (0: the streams default)")
 	fs.IntVar(&o.stallPrefetch, "stall-prefetch", 0, "pull batch (prefetch) in the stall runs (0: the deliverer default)")
 	fs.StringVar(&o.stallLoop, "stall-loop", modeDeliverer, "client of the stall runs: deliverer or bare (baseline C's loop)")
-	fs.StringVar(&o.profileDir, "profile", "", "write CPU profiles of the drains (deliverer, baseline C, and this process: broker and sink) and of the deliverer under each offered load, and the deliverer's heap and goroutines halfway through the drain, to this directory")
+	fs.StringVar(&o.profileDir, "profile", "", "write CPU profiles of the drains (deliverer, baseline C, and this process: broker and sink) and of the deliverer and this process under each offered load, and the deliverer's heap and goroutines halfway through the drain, to this directory")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directories (JetStream stores, attempt logs)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -87,6 +87,11 @@ func offeredLoad(ctx context.Context, o options, r *report, rate float64) (dist,
 	if err := c.begin(); err != nil {
 		return dist{}, err
 	}
+	stopProfile, err := profileSelf(o.profilePath(fmt.Sprintf("load-%.0f-broker", rate)))
+	if err != nil {
+		return dist{}, err
+	}
+	defer stopProfile()
 	peak := e.watchConsumer(ctx, 200*time.Millisecond)
 	cpu0, self0 := procCPU(c.pid()), selfCPU()
 	from := time.Now().Add(o.warmup)

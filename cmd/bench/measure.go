@@ -56,17 +56,11 @@ type watch struct {
 // The child keeps running; the caller stops it.
 func (e *env) timedRun(ctx context.Context, c *child, n int, w watch) (timed, error) {
 	t := timed{N: n}
-	if w.profile != "" {
-		f, err := os.Create(w.profile)
-		if err != nil {
-			return t, err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return t, err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := profileSelf(w.profile)
+	if err != nil {
+		return t, err
 	}
+	defer stopProfile()
 	cpu0, self0 := procCPU(c.pid()), selfCPU()
 	start := time.Now()
 	if err := c.begin(); err != nil {
@@ -110,6 +104,24 @@ func (e *env) timedRun(ctx context.Context, c *child, n int, w watch) (timed, er
 			return t, fmt.Errorf("timed out at %d of %d after %v", p, n, w.timeout)
 		}
 	}
+}
+
+// profileSelf writes this process's CPU profile (the broker, the sink and
+// the publisher) to path until the returned func is called; it does
+// nothing when path is empty.
+func profileSelf(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // noteStall records a stall: the consumer's state and a goroutine dump of
