@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"reflect"
 	"time"
 
+	"github.com/sixtyfour-oss/webhooks/internal/strictjson"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 )
 
@@ -86,10 +86,12 @@ func DecodeEvent(r io.Reader, now time.Time) (*envelope.Request, error) {
 	return ev.Request(now)
 }
 
-// ParseEvent reads all of r and decodes it as one Event, refusing unknown
-// fields and trailing data. A read error is returned wrapped, as is (not
-// ErrMalformed); a value of the wrong type is a *envelope.ValidationError
-// naming its field; anything else malformed wraps ErrMalformed.
+// ParseEvent reads all of r and decodes it as one Event, strictly
+// (internal/strictjson: exact member names, no unknown or duplicate ones,
+// valid UTF-8, nothing after the object). A read error is returned
+// wrapped, as is (not ErrMalformed); a value of the wrong type is a
+// *envelope.ValidationError naming its field; anything else malformed
+// wraps ErrMalformed.
 func ParseEvent(r io.Reader) (*Event, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
@@ -99,20 +101,15 @@ func ParseEvent(r io.Reader) (*Event, error) {
 		return nil, fmt.Errorf("%w: empty body", ErrMalformed)
 	}
 	var ev Event
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&ev); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) && typeErr.Field != "" {
-			return nil, invalid(typeErr.Field, "must be "+jsonKind(typeErr.Type))
-		}
-		if errors.As(err, &typeErr) {
+	if err := strictjson.Unmarshal(data, &ev); err != nil {
+		var jerr *strictjson.Error
+		switch {
+		case errors.As(err, &jerr) && jerr.WrongType && jerr.Field != "":
+			return nil, invalid(jerr.Field, jerr.Message)
+		case errors.As(err, &jerr) && jerr.WrongType:
 			return nil, fmt.Errorf("%w: body must be a JSON object", ErrMalformed)
 		}
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%w: data after the JSON object", ErrMalformed)
 	}
 	return &ev, nil
 }
@@ -237,29 +234,6 @@ func mergeFields(p, more []envelope.FieldError) []envelope.FieldError {
 // invalid is a *envelope.ValidationError for one field.
 func invalid(field, msg string) error {
 	return &envelope.ValidationError{Fields: []envelope.FieldError{{Field: field, Message: msg}}}
-}
-
-// jsonKind names the JSON type that decodes into t, for error messages.
-func jsonKind(t reflect.Type) string {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "a boolean"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "an integer"
-	case reflect.Float32, reflect.Float64:
-		return "a number"
-	case reflect.Map, reflect.Struct:
-		return "an object"
-	case reflect.Slice, reflect.Array:
-		return "an array"
-	}
-	return "of another type"
 }
 
 // deref returns *v, or the zero value for nil.

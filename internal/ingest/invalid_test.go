@@ -87,10 +87,13 @@ func TestPostInvalid(t *testing.T) {
 		{"results not an array", wf(func(m map[string]any) { sub(m, "workflow")["results"] = map[string]int{"a": 1} }), []string{"workflow.results"}, ""},
 		{"wrong type", wf(func(m map[string]any) { sub(m, "workflow")["row_count"] = "2" }), []string{"workflow.row_count"}, "see fields"},
 		{"unknown field", job(func(m map[string]any) { m["extra"] = 1 }), []string{}, `unknown field "extra"`},
-		{"unknown nested field", job(func(m map[string]any) { sub(m, "job")["results"] = 1 }), []string{}, `unknown field "results"`},
+		{"unknown nested field", job(func(m map[string]any) { sub(m, "job")["results"] = 1 }), []string{}, `unknown field "job.results"`},
+		{"name in another case", job(func(m map[string]any) { m["ORG_ID"] = m["org_id"] }), []string{}, `unknown field "ORG_ID"`},
+		{"duplicate name", strings.Replace(jobBody, `"org_id":`, `"org_id":"org_other","org_id":`, 1), []string{}, `org_id: duplicate object member name`},
+		{"invalid UTF-8", strings.Replace(jobBody, `"task_type":"find_email"`, "\"task_type\":\"find\xffemail\"", 1), []string{}, `invalid UTF-8`},
 		{"malformed JSON", `{"org_id":`, []string{}, "malformed"},
 		{"not an object", `[1,2]`, []string{}, "JSON object"},
-		{"trailing data", jobBody + `{}`, []string{}, "after the JSON object"},
+		{"trailing data", jobBody + `{}`, []string{}, "after the JSON value"},
 		{"empty body", ``, []string{}, "empty body"},
 	}
 	for _, tt := range tests {

@@ -2,14 +2,12 @@ package envelope
 
 import (
 	stdjson "encoding/json"
-	"errors"
 	"fmt"
-	"reflect"
-	"strings"
 	"time"
 
-	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/sixtyfour-oss/webhooks/internal/strictjson"
 )
 
 // wireRequest mirrors Request with pointers for every required field, so
@@ -50,16 +48,11 @@ type wireWorkflow struct {
 	Results                jsontext.Value `json:"results"`
 }
 
-// decodeOptions make Decode strict: member names match exactly (no case
-// folding), unknown members are refused, and so are duplicate names and
-// invalid UTF-8 (the defaults of encoding/json/v2 semantics), so that no
-// two parsers can read one request two ways.
-var decodeOptions = json.JoinOptions(json.RejectUnknownMembers(true))
-
 // Decode parses and validates a delivery request. It returns an error
 // wrapping ErrMalformed for input that is not one JSON object of the right
-// shape (syntax errors, wrong types, unknown or duplicate fields, invalid
-// UTF-8, trailing data), ErrUnknownVersion for a "v" other than Version,
+// shape (syntax errors, wrong types, unknown or duplicate fields, member
+// names in another case, invalid UTF-8, trailing data: see
+// internal/strictjson), ErrUnknownVersion for a "v" other than Version,
 // and a *ValidationError for missing or invalid fields. urls decides
 // whether plain http is accepted.
 //
@@ -67,8 +60,8 @@ var decodeOptions = json.JoinOptions(json.RejectUnknownMembers(true))
 // values, which validation then does not scan again.
 func Decode(data []byte, urls URLPolicy) (*Request, error) {
 	var w wireRequest
-	if err := json.Unmarshal(data, &w, decodeOptions); err != nil {
-		return nil, malformed(err)
+	if err := strictjson.Unmarshal(data, &w); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	if w.V == nil {
 		return nil, &ValidationError{Fields: []FieldError{{Field: "v", Message: "required"}}}
@@ -85,103 +78,6 @@ func Decode(data []byte, urls URLPolicy) (*Request, error) {
 		return nil, err
 	}
 	return r, nil
-}
-
-// malformed turns a decoding error into an ErrMalformed error that names
-// the field (as a JSON path such as "job.task_id") and what is wrong, in
-// terms of the documented JSON rather than Go types.
-func malformed(err error) error {
-	var (
-		syn *jsontext.SyntacticError
-		sem *json.SemanticError
-	)
-	switch {
-	case errors.As(err, &syn) && strings.Contains(syn.Err.Error(), "after top-level value"):
-		return fmt.Errorf("%w: data after the JSON object (at byte %d)", ErrMalformed, syn.ByteOffset)
-	case errors.As(err, &syn):
-		where := fieldPath(syn.JSONPointer)
-		if where == "" {
-			return fmt.Errorf("%w: %v (at byte %d)", ErrMalformed, syn.Err, syn.ByteOffset)
-		}
-		return fmt.Errorf("%w: %s: %v (at byte %d)", ErrMalformed, where, syn.Err, syn.ByteOffset)
-	case errors.As(err, &sem) && errors.Is(err, json.ErrUnknownName):
-		return fmt.Errorf("%w: unknown field %q", ErrMalformed, fieldPath(sem.JSONPointer))
-	case errors.As(err, &sem):
-		where := fieldPath(sem.JSONPointer)
-		if where == "" {
-			where = "request"
-		}
-		msg := where + ": must be " + jsonKindOf(sem.GoType)
-		if sem.JSONKind != 0 {
-			msg += ", got " + kindName(sem.JSONKind)
-		}
-		if sem.Err != nil {
-			msg += " (" + sem.Err.Error() + ")"
-		}
-		return fmt.Errorf("%w: %s", ErrMalformed, msg)
-	default:
-		return fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-}
-
-// fieldPath turns a JSON pointer ("/job/task_id") into the dotted path
-// FieldError uses ("job.task_id").
-func fieldPath(ptr jsontext.Pointer) string {
-	var parts []string
-	for tok := range ptr.Tokens() {
-		parts = append(parts, tok)
-	}
-	return strings.Join(parts, ".")
-}
-
-// jsonKindOf names the JSON a Go type of the wire structs is read from.
-func jsonKindOf(t reflect.Type) string {
-	if t == nil {
-		return "valid JSON"
-	}
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	switch {
-	case t == reflect.TypeFor[time.Time]():
-		return "an RFC 3339 time string"
-	case t == reflect.TypeFor[jsontext.Value]():
-		return "a JSON value"
-	}
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Int, reflect.Int64:
-		return "an integer"
-	case reflect.Float64:
-		return "a number"
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Map:
-		return "an object of strings"
-	case reflect.Struct:
-		return "an object"
-	}
-	return "a " + t.Kind().String()
-}
-
-// kindName names a JSON token kind.
-func kindName(k jsontext.Kind) string {
-	switch k {
-	case 'n':
-		return "null"
-	case 'f', 't':
-		return "a boolean"
-	case '"':
-		return "a string"
-	case '0':
-		return "a number"
-	case '{':
-		return "an object"
-	case '[':
-		return "an array"
-	}
-	return "invalid JSON"
 }
 
 // request converts the wire form, recording each missing required field.

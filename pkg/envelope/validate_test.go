@@ -228,9 +228,9 @@ func TestDecodeMalformedSaysWhere(t *testing.T) {
 		{"number for string", `{"v":1,"url":5}`, `url: must be a string, got a number`},
 		{"header value not a string", `{"v":1,"headers":{"X-A":1}}`, `headers.X-A: must be a string, got a number`},
 		{"bad time", `{"v":1,"created_at":"yesterday"}`, `created_at: must be an RFC 3339 time string`},
-		{"array", `[]`, `request: must be an object, got an array`},
+		{"array", `[]`, `must be an object, got an array`},
 		{"bad raw result", `{"v":1,"job":{"result":{"a":1,}}}`, `job.result: invalid character`},
-		{"trailing data", valid + ` {}`, `data after the JSON object`},
+		{"trailing data", valid + ` {}`, `data after the JSON value`},
 		{"truncated", valid[:len(valid)/2], `unexpected EOF`},
 	}
 	for _, tt := range tests {

@@ -54,7 +54,7 @@ var poisonKinds = []poisonKind{
 	}, "unknown field"},
 	{"data after the object", envelope.SourceWorkflow, func(t *testing.T, url string) []byte {
 		return append(encoded(t, url, func(*envelope.Request) {}), " {}"...)
-	}, "data after the JSON object"},
+	}, "data after the JSON value"},
 	{"another org's request", envelope.SourceWorkflow, func(t *testing.T, url string) []byte {
 		return encoded(t, url, func(r *envelope.Request) { r.OrgID = "org_other" })
 	}, "published on subject"},
