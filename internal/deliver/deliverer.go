@@ -55,6 +55,15 @@ type Deliverer struct {
 	workers sync.WaitGroup
 }
 
+// done ends one message's time in flight: its worker slot is free again.
+// A message handed to the recorder stays in flight until it is acked, so
+// that Concurrency bounds the delivered messages not yet acked too.
+func (d *Deliverer) done() {
+	<-d.slots
+	d.metrics.InFlight(-1)
+	d.inflight.Done()
+}
+
 // workerIdle is how long a worker without a message waits for the next
 // one before it exits.
 const workerIdle = 10 * time.Second
@@ -138,8 +147,8 @@ func (d *Deliverer) Run(ctx context.Context) error {
 
 	done := make(chan struct{})
 	go func() {
-		d.inflight.Wait()
-		d.recorder.close() // then record and ack what is delivered
+		d.inflight.Wait() // attempts, and delivered messages until the recorder acks them
+		d.recorder.close()
 		<-d.recorder.out
 		close(done)
 	}()
@@ -225,10 +234,9 @@ func (d *Deliverer) worker(work context.Context, msg jetstream.Msg) {
 	idle := time.NewTimer(workerIdle)
 	defer idle.Stop()
 	for {
-		d.handle(work, msg)
-		<-d.slots
-		d.metrics.InFlight(-1)
-		d.inflight.Done()
+		if !d.handle(work, msg) {
+			d.done()
+		}
 		idle.Reset(workerIdle)
 		select {
 		case msg = <-d.handoff:

@@ -34,8 +34,10 @@ type event struct {
 
 // handle runs one delivery of one message to its end: one attempt, then
 // exactly one of Ack, NakWithDelay, or dead-letter then Term. A panic is
-// contained here and the message retried: no input can take the process down.
-func (d *Deliverer) handle(ctx context.Context, msg jetstream.Msg) {
+// contained here and the message retried: no input can take the process
+// down. It reports whether the message went to the recorder, which then
+// acks it and releases its worker slot.
+func (d *Deliverer) handle(ctx context.Context, msg jetstream.Msg) (handedOff bool) {
 	defer func() {
 		if r := recover(); r != nil {
 			d.log.Error().Str("panic", fmt.Sprint(r)).Str("stack", string(debug.Stack())).
@@ -47,7 +49,7 @@ func (d *Deliverer) handle(ctx context.Context, msg jetstream.Msg) {
 	if err != nil {
 		d.log.Error().Err(err).Str("subject", msg.Subject()).Msg("message without JetStream metadata; retrying later")
 		_ = msg.NakWithDelay(d.cfg.DeadLetterRetryDelay)
-		return
+		return false
 	}
 	ev := d.identify(msg, meta)
 
@@ -56,8 +58,7 @@ func (d *Deliverer) handle(ctx context.Context, msg jetstream.Msg) {
 		err = d.matchSubject(ev, req)
 	}
 	if err != nil {
-		d.fail(ctx, ev, nil, retry.Outcome{Kind: retry.KindInvalidRequest, Err: err})
-		return
+		return d.fail(ctx, ev, nil, retry.Outcome{Kind: retry.KindInvalidRequest, Err: err})
 	}
 	// The request's identity is authoritative (a replay's Nats-Msg-Id is
 	// not the event id).
@@ -65,42 +66,38 @@ func (d *Deliverer) handle(ctx context.Context, msg jetstream.Msg) {
 	if max := d.cfg.Policy.Schedule.MaxAttempts(); ev.attempt > max {
 		// The previous delivery ended without a decision (its deliverer
 		// died): the schedule is spent, so dead-letter without sending.
-		d.finish(ctx, ev, req, result{}, retry.Decision{
+		return d.finish(ctx, ev, req, result{}, retry.Decision{
 			Action: retry.ActionDeadLetter,
 			Reason: "attempts exhausted after " + strconv.Itoa(max) + " attempts: the last attempt was interrupted",
 		}, nil)
-		return
 	}
-	d.deliver(ctx, ev, req)
+	return d.deliver(ctx, ev, req)
 }
 
 // deliver makes one attempt of a valid request, unless its download link
-// must wait or its host's circuit is open, and finishes the message.
-func (d *Deliverer) deliver(ctx context.Context, ev event, req *envelope.Request) {
+// must wait or its host's circuit is open, and finishes the message. It
+// reports whether the message went to the recorder (see handle).
+func (d *Deliverer) deliver(ctx context.Context, ev event, req *envelope.Request) (handedOff bool) {
 	plan, err := d.planLink(ctx, req, d.cfg.Now())
 	switch {
 	case err != nil:
-		d.fail(ctx, ev, req, retry.Outcome{Kind: retry.KindConnection, Err: fmt.Errorf("results store: %w", err)})
-		return
+		return d.fail(ctx, ev, req, retry.Outcome{Kind: retry.KindConnection, Err: fmt.Errorf("results store: %w", err)})
 	case plan == linkWait:
 		if err := d.park(ctx, ev, req); err != nil {
 			d.log.Warn().Err(err).Str("event_id", ev.eventID).Msg("cannot park the event while its CSV is missing; retrying")
 			_ = ev.msg.NakWithDelay(d.cfg.Links.Poll)
 		}
-		return
+		return false
 	case plan == linkLost:
-		d.finish(ctx, ev, req, result{}, retry.Decision{Action: retry.ActionDeadLetter,
+		return d.finish(ctx, ev, req, result{}, retry.Decision{Action: retry.ActionDeadLetter,
 			Reason: "results too large to inline, and their download (" + req.Workflow.ResultsObject + ") is not available" +
 				" (the object is missing, or download links are not configured: WEBHOOKS_DOWNLOAD_KEY)"}, nil)
-		return
 	}
 	host := ev.host
 	if ok, reason := d.breaker.allow(host); !ok {
-		d.fail(ctx, ev, req, retry.Outcome{Kind: retry.KindConnection, Err: errors.New(reason)})
-		return
+		return d.fail(ctx, ev, req, retry.Outcome{Kind: retry.KindConnection, Err: errors.New(reason)})
 	}
 	stop := d.heartbeat(ev.msg)
-	handedOff := false
 	defer func() { // also after a panic
 		if !handedOff {
 			stop()
@@ -109,7 +106,7 @@ func (d *Deliverer) deliver(ctx context.Context, ev event, req *envelope.Request
 	release, err := d.hostSlot(ctx, host)
 	if err != nil {
 		d.breaker.abandon(host)
-		return // shutting down: the server redelivers after AckWait
+		return false // shutting down: the server redelivers after AckWait
 	}
 	res := d.attempt(ctx, req, ev.attempt, plan == linkSigned)
 	release()
@@ -118,12 +115,13 @@ func (d *Deliverer) deliver(ctx context.Context, ev event, req *envelope.Request
 	} else {
 		d.breaker.abandon(host)
 	}
-	handedOff = d.finish(ctx, ev, req, res, d.cfg.Policy.Decide(ev.attempt, res.outcome), stop)
+	return d.finish(ctx, ev, req, res, d.cfg.Policy.Decide(ev.attempt, res.outcome), stop)
 }
 
-// fail finishes an attempt that sent nothing, with outcome o.
-func (d *Deliverer) fail(ctx context.Context, ev event, req *envelope.Request, o retry.Outcome) {
-	d.finish(ctx, ev, req, result{outcome: o}, d.cfg.Policy.Decide(ev.attempt, o), nil)
+// fail finishes an attempt that sent nothing, with outcome o; it returns
+// what finish returns.
+func (d *Deliverer) fail(ctx context.Context, ev event, req *envelope.Request, o retry.Outcome) bool {
+	return d.finish(ctx, ev, req, result{outcome: o}, d.cfg.Policy.Decide(ev.attempt, o), nil)
 }
 
 // hostSlot takes one of the destination host's slots. While the host is

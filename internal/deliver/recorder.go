@@ -38,7 +38,10 @@ type delivered struct {
 // round trip each. The order of the two steps is kept for each event: a
 // message is acked only after its record is stored (or could not be
 // stored within outcomeRecordBudget, which is logged and counted), so a
-// crash in between repeats the delivery rather than losing its record.
+// crash in between repeats the delivery rather than losing its record. A
+// message keeps its worker slot until it is acked (Deliverer.done), so
+// Concurrency also bounds what a crash or a leader change can leave
+// delivered but not acked.
 type recorder struct {
 	d   *Deliverer
 	js  jetstream.JetStream // publishes with recordTimeout
@@ -118,6 +121,7 @@ func (r *recorder) write(ctx context.Context, batch []delivered, futures []jetst
 		if e.stop != nil {
 			e.stop()
 		}
+		r.d.done()
 		futures[i] = nil
 	}
 	return futures
