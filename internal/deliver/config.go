@@ -52,6 +52,11 @@ const (
 	// DefaultDeadLetterRetryDelay is how long a message waits before the
 	// next try when writing it to the undelivered stream failed.
 	DefaultDeadLetterRetryDelay = 5 * time.Second
+	// DefaultOutcomeRecordBudget bounds how long writing an outcome record
+	// is retried: longer than a leader election after a node crash (6-8 s
+	// measured in test/cluster). The message's heartbeat keeps it from
+	// being redelivered meanwhile.
+	DefaultOutcomeRecordBudget = 20 * time.Second
 	// DefaultShutdownTimeout bounds how long in-flight attempts may run
 	// after shutdown starts; what is left is redelivered later.
 	DefaultShutdownTimeout = 30 * time.Second
@@ -96,6 +101,8 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	// DeadLetterRetryDelay: see DefaultDeadLetterRetryDelay.
 	DeadLetterRetryDelay time.Duration
+	// OutcomeRecordBudget: see DefaultOutcomeRecordBudget.
+	OutcomeRecordBudget time.Duration
 	// ShutdownTimeout: see DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
 	// Now is the clock. Defaults to time.Now.
@@ -153,6 +160,9 @@ func (c Config) withDefaults() Config {
 	if c.DeadLetterRetryDelay == 0 {
 		c.DeadLetterRetryDelay = DefaultDeadLetterRetryDelay
 	}
+	if c.OutcomeRecordBudget == 0 {
+		c.OutcomeRecordBudget = DefaultOutcomeRecordBudget
+	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout
 	}
@@ -191,6 +201,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: StallTimeout = %v, want >= 100ms", ErrInvalidConfig, c.StallTimeout)
 	case c.DeadLetterRetryDelay <= 0:
 		return fmt.Errorf("%w: DeadLetterRetryDelay = %v, want > 0", ErrInvalidConfig, c.DeadLetterRetryDelay)
+	case c.OutcomeRecordBudget <= 0:
+		return fmt.Errorf("%w: OutcomeRecordBudget = %v, want > 0", ErrInvalidConfig, c.OutcomeRecordBudget)
 	case c.ShutdownTimeout <= 0:
 		return fmt.Errorf("%w: ShutdownTimeout = %v, want > 0", ErrInvalidConfig, c.ShutdownTimeout)
 	}

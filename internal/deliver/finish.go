@@ -24,11 +24,6 @@ const HeaderFailure = "Sixtyfour-Failure"
 // is already dead-lettered.
 const errCodeSubjectFull jetstream.ErrorCode = 10077
 
-// outcomeRecordBudget bounds how long recording an outcome is retried:
-// longer than a leader election after a node crash (6-8 s measured in
-// test/cluster), shorter than AckWait (the heartbeat keeps the message).
-const outcomeRecordBudget = 20 * time.Second
-
 // finish maps the decision to exactly one JetStream action. A delivered
 // event goes to the recorder, which writes its outcome record and then acks
 // it; finish then returns true, and the recorder calls stop (the
@@ -143,11 +138,11 @@ func (d *Deliverer) recordOutcome(ctx context.Context, o *envelope.Outcome) {
 }
 
 // writeOutcome publishes a record and waits for the server's ack,
-// retrying for up to outcomeRecordBudget. Failing to record does not undo
+// retrying for up to Config.OutcomeRecordBudget. Failing to record does not undo
 // or repeat the delivery; it is logged and counted.
 func (d *Deliverer) writeOutcome(ctx context.Context, subject string, data []byte, eventID, state string) {
 	var err error
-	deadline := time.Now().Add(outcomeRecordBudget)
+	deadline := time.Now().Add(d.cfg.OutcomeRecordBudget)
 	for try := 1; ; try++ {
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		_, err = d.js.Publish(pctx, subject, data)

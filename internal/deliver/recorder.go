@@ -3,17 +3,20 @@ package deliver
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 )
 
 // Settings of the recorder.
 const (
 	// recordTimeout bounds the wait for the server's ack of one outcome
 	// record published by the recorder; after it the record is written
-	// again synchronously (writeOutcome), within outcomeRecordBudget.
+	// again synchronously (writeOutcome), within Config.OutcomeRecordBudget.
 	recordTimeout = 2 * time.Second
 	// recordBatch is the most records the recorder publishes before it
 	// waits for their acks.
@@ -37,16 +40,17 @@ type delivered struct {
 // and acks leave in a few large writes instead of one small write and one
 // round trip each. The order of the two steps is kept for each event: a
 // message is acked only after its record is stored (or could not be
-// stored within outcomeRecordBudget, which is logged and counted), so a
+// stored within Config.OutcomeRecordBudget, which is logged and counted), so a
 // crash in between repeats the delivery rather than losing its record. A
 // message keeps its worker slot until it is acked (Deliverer.done), so
 // Concurrency also bounds what a crash or a leader change can leave
 // delivered but not acked.
 type recorder struct {
-	d   *Deliverer
-	js  jetstream.JetStream // publishes with recordTimeout
-	in  chan delivered
-	out chan struct{} // closed when run returns
+	d       *Deliverer
+	js      jetstream.JetStream // publishes with recordTimeout
+	in      chan delivered
+	out     chan struct{}  // closed when run returns
+	retries sync.WaitGroup // records being written again
 }
 
 func newRecorder(d *Deliverer, nc *nats.Conn, queue int) (*recorder, error) {
@@ -68,6 +72,7 @@ func (r *recorder) close() { close(r.in) }
 // empty. ctx bounds the synchronous retries of records that failed.
 func (r *recorder) run(ctx context.Context) {
 	defer close(r.out)
+	defer r.retries.Wait()
 	batch := make([]delivered, 0, recordBatch)
 	futures := make([]jetstream.PubAckFuture, 0, recordBatch)
 	for {
@@ -112,17 +117,30 @@ func (r *recorder) write(ctx context.Context, batch []delivered, futures []jetst
 			case <-f.Err():
 			}
 		}
-		if !stored {
-			r.d.writeOutcome(ctx, e.subject, e.record, e.eventID, "delivered")
-		}
-		if err := e.msg.Ack(); err != nil {
-			r.d.log.Warn().Err(err).Str("event_id", e.eventID).Msg("ack failed; the event may be delivered again")
-		}
-		if e.stop != nil {
-			e.stop()
-		}
-		r.d.done()
 		futures[i] = nil
+		if !stored {
+			// Written again on the side, so that a failing store (a leader
+			// election, a missing stream) does not hold the acks of the
+			// records that were stored.
+			r.retries.Go(func() {
+				r.d.writeOutcome(ctx, e.subject, e.record, e.eventID, envelope.StateDelivered)
+				r.ack(e)
+			})
+			continue
+		}
+		r.ack(e)
 	}
 	return futures
+}
+
+// ack acks a delivered message whose record is written (or given up on),
+// stops its heartbeat and frees its worker slot.
+func (r *recorder) ack(e delivered) {
+	if err := e.msg.Ack(); err != nil {
+		r.d.log.Warn().Err(err).Str("event_id", e.eventID).Msg("ack failed; the event may be delivered again")
+	}
+	if e.stop != nil {
+		e.stop()
+	}
+	r.d.done()
 }

@@ -1,8 +1,11 @@
 package deliver
 
 import (
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/sixtyfour-oss/webhooks/internal/jstest"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
@@ -36,4 +39,35 @@ func TestStopRecordsAndAcksEveryDelivery(t *testing.T) {
 	if got := rc.count(); got != n {
 		t.Errorf("receiver got %d requests for %d events", got, n)
 	}
+}
+
+// TestOutcomeStoreDownDoesNotHoldDeliveries deletes WEBHOOKS_OUTCOMES:
+// every record fails. Each is retried for OutcomeRecordBudget, side by
+// side, and then given up (logged and counted); the deliveries themselves
+// are acked, none is repeated, and one failing record never holds the
+// others' acks for a budget each.
+func TestOutcomeStoreDownDoesNotHoldDeliveries(t *testing.T) {
+	t.Parallel()
+	const n = 40
+	h := newHarness(t, streamsConfig())
+	rc := newReceiver(t, nil)
+	logs := &jstest.LogBuffer{}
+	log := zerolog.New(logs)
+	const budget = 500 * time.Millisecond
+	h.start(Config{OutcomeRecordBudget: budget, Logger: &log}, nil)
+	ctx := jstest.Context(t, 30*time.Second)
+	if err := h.js.DeleteStream(ctx, h.streams.OutcomesStream); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	publishJobs(t, h, rc.URL, n)
+	// Sequential retries would take n × budget = 20 s.
+	jstest.Eventually(t, 8*time.Second, func() bool { return rc.count() >= n && h.pending(ctx) == 0 },
+		"deliveries not all acked while the outcome store is down")
+	t.Logf("%d deliveries acked %v after the start with every outcome record failing (budget %v each)", n, time.Since(start).Round(time.Millisecond), budget)
+	if got := rc.count(); got != n {
+		t.Errorf("receiver got %d requests for %d events: a delivery was repeated", got, n)
+	}
+	jstest.Eventually(t, 5*time.Second, func() bool { return strings.Count(logs.String(), `"message":"cannot record outcome"`) == n },
+		"want one \"cannot record outcome\" line per event; log:\n%s", logs.String())
 }
