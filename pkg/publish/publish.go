@@ -41,10 +41,15 @@ var (
 	ErrTooLarge = errors.New("event too large")
 )
 
+// Streams names the JetStream resources events are published to. The zero
+// value means the defaults every process uses; set its fields only where
+// the deployment changed them.
+type Streams = streams.Config
+
 // Config configures a Publisher. Zero fields take their defaults.
 type Config struct {
 	// Streams names the JetStream resources; zero fields take the streams defaults.
-	Streams streams.Config
+	Streams Streams
 	// URLs decides whether plain-http destinations are accepted. Defaults to https only.
 	URLs envelope.URLPolicy
 	// Destinations is the destination address policy: the host of every URL

@@ -50,9 +50,14 @@ func ColumnsOf(o *envelope.Outcome) Columns {
 	return c
 }
 
+// Streams names the JetStream resources the outcomes are read from. The
+// zero value means the defaults every process uses; set its fields only
+// where the deployment changed them.
+type Streams = streams.Config
+
 // subject is the outcome subject of a workflow event, after checking the
 // ids; sc is returned with its defaults.
-func subject(sc streams.Config, orgID, eventID string) (streams.Config, string, error) {
+func subject(sc Streams, orgID, eventID string) (Streams, string, error) {
 	sc = sc.WithDefaults()
 	if id, err := uuid.Parse(eventID); !envelope.ValidOrgID(orgID) || err != nil || id.String() != eventID {
 		return sc, "", fmt.Errorf("%w: org %q, event %q", ErrInvalidID, orgID, eventID)
@@ -66,7 +71,7 @@ func subject(sc streams.Config, orgID, eventID string) (streams.Config, string, 
 // (zero, nil, false, nil) when there is no outcome yet. sc names the
 // streams (zero fields take the defaults). Errors: ErrInvalidID, a record
 // that does not decode (envelope.ErrMalformed), or JetStream's, wrapped.
-func Lookup(ctx context.Context, js jetstream.JetStream, sc streams.Config, orgID, eventID string) (Columns, *envelope.Outcome, bool, error) {
+func Lookup(ctx context.Context, js jetstream.JetStream, sc Streams, orgID, eventID string) (Columns, *envelope.Outcome, bool, error) {
 	sc, subj, err := subject(sc, orgID, eventID)
 	if err != nil {
 		return Columns{}, nil, false, err
@@ -104,7 +109,7 @@ func Lookup(ctx context.Context, js jetstream.JetStream, sc streams.Config, orgI
 // An event that was undelivered and is then replayed is final as
 // undelivered until the replay's outcome replaces it; Await returns the
 // record it finds first.
-func Await(ctx context.Context, js jetstream.JetStream, sc streams.Config, orgID, eventID string) (Columns, *envelope.Outcome, error) {
+func Await(ctx context.Context, js jetstream.JetStream, sc Streams, orgID, eventID string) (Columns, *envelope.Outcome, error) {
 	sc, subj, err := subject(sc, orgID, eventID)
 	if err != nil {
 		return Columns{}, nil, err
