@@ -77,7 +77,9 @@ type Config struct {
 	Policy retry.Policy
 	// URLs decides whether plain-http destinations are accepted. Defaults to https only.
 	URLs envelope.URLPolicy
-	// Concurrency is the most attempts in flight. Defaults to DefaultConcurrency.
+	// Concurrency is the most messages in flight: attempts under way, and
+	// delivered messages until their record is written and they are acked.
+	// Defaults to DefaultConcurrency.
 	Concurrency int
 	// Prefetch is the client-side message buffer. Defaults to DefaultPrefetch.
 	Prefetch int

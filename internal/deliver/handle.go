@@ -142,9 +142,10 @@ func (d *Deliverer) hostSlot(ctx context.Context, host string) (func(), error) {
 	release, err := d.hosts.acquire(ctx, host)
 	d.metrics.Waiting(-1)
 	<-d.waiting
-	// Take a worker slot back. Workers are only held by attempts under
-	// way, which end, so this wait is short; at the shutdown deadline the
-	// slot is still taken, to keep the caller's release balanced.
+	// Take a worker slot back. Slots are only held by attempts under way
+	// and by delivered messages waiting for their record, both of which
+	// end, so this wait is short; at the shutdown deadline the slot is
+	// still taken, to keep the caller's release balanced.
 	d.slots <- struct{}{}
 	return release, err
 }
