@@ -21,6 +21,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/sixtyfour-oss/webhooks/internal/logbuf"
 )
 
 func main() {
@@ -80,7 +82,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		if err != nil {
 			return err
 		}
-		return serve(ctx, cfg, newLogger(stderr, cfg))
+		// One line per request: batched into few writes, warnings at once.
+		lines := logbuf.New(stderr, logbuf.DefaultFlushInterval)
+		defer lines.Close()
+		return serve(ctx, cfg, newLogger(lines, cfg))
 	case "publish":
 		flags, err := parsePublishFlags(rest, stderr)
 		if errors.Is(err, flag.ErrHelp) {
