@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+
+	"github.com/sixtyfour-oss/webhooks/internal/hostname"
 )
 
 // ParseAllowList parses an operator allow-list (typically one environment
@@ -54,25 +56,9 @@ func ParseAllowList(list string) (Policy, error) {
 	return p, nil
 }
 
-// isHostName reports whether s is a plausible DNS host name: at most 253
-// characters, dot-separated labels of 1..63 letters, digits, '-' or '_'
-// that do not start or end with '-', and a last label that is not all
-// digits (so a mistyped IPv4 address such as "10.0.0.256" is rejected).
+// isHostName reports whether s is a plausible DNS host name
+// (hostname.Valid) whose last label is not all digits (so a mistyped IPv4
+// address such as "10.0.0.256" is rejected).
 func isHostName(s string) bool {
-	if s == "" || len(s) > 253 {
-		return false
-	}
-	labels := strings.Split(s, ".")
-	for _, l := range labels {
-		if len(l) == 0 || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
-			return false
-		}
-		for i := 0; i < len(l); i++ {
-			c := l[i]
-			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-				return false
-			}
-		}
-	}
-	return strings.Trim(labels[len(labels)-1], "0123456789") != ""
+	return hostname.Valid(s) && strings.Trim(hostname.LastLabel(s), "0123456789") != ""
 }

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/sixtyfour-oss/webhooks/internal/hostname"
 )
 
 // Limits on request fields. They bound what a publisher may put on the stream
@@ -141,25 +143,11 @@ func hasControl(s string) bool {
 	return false
 }
 
-// validHost reports whether h is an IP literal or a DNS name made of
-// letters, digits, hyphens and underscores (labels of 1..63, 253 in all).
+// validHost reports whether h is an IP literal or a DNS name
+// (hostname.Valid), with or without a trailing dot.
 func validHost(h string) bool {
 	if _, err := netip.ParseAddr(h); err == nil {
 		return true
 	}
-	if len(h) > 253 {
-		return false
-	}
-	for _, label := range strings.Split(strings.TrimSuffix(h, "."), ".") {
-		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return false
-		}
-		for i := 0; i < len(label); i++ {
-			c := label[i]
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-				return false
-			}
-		}
-	}
-	return true
+	return len(h) <= hostname.MaxLength && hostname.Valid(strings.TrimSuffix(h, "."))
 }
