@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sixtyfour-oss/webhooks/internal/jstest"
@@ -89,16 +88,8 @@ func (e *env) deadLetter(org, host string) *envelope.Request {
 	failure := &envelope.Outcome{V: 1, EventID: req.EventID, OrgID: org, Source: req.Source, EventType: req.EventType,
 		TaskID: job.TaskID, Host: req.Host(), State: envelope.StateUndelivered, Final: true, Attempts: 6, StatusCode: 502,
 		Error: "attempts exhausted after 6 attempts: HTTP 502", QueuedAt: now.UTC(), FirstAttemptAt: now.UTC(), LastAttemptAt: now.UTC()}
-	rec, _ := failure.Encode()
-	msg := nats.NewMsg(e.sc.UndeliveredSubject(org, req.Source, req.EventID))
-	msg.Data = body
-	msg.Header.Set("Sixtyfour-Failure", string(rec))
-	if _, err := e.js.PublishMsg(e.ctx, msg); err != nil {
-		e.t.Fatal(err)
-	}
-	if _, err := e.js.Publish(e.ctx, e.sc.OutcomeSubject(org, req.Source, req.EventID), rec); err != nil {
-		e.t.Fatal(err)
-	}
+	jstest.WriteUndelivered(e.ctx, e.t, e.js, e.sc, body, failure)
+	jstest.WriteOutcome(e.ctx, e.t, e.js, e.sc, failure)
 	return req
 }
 

@@ -172,7 +172,7 @@ func TestRetriesEveryAttemptThenUndelivered(t *testing.T) {
 	if string(dl.Data) != string(want) {
 		t.Errorf("undelivered body is not the unchanged request:\n got %s\nwant %s", dl.Data, want)
 	}
-	failure, err := envelope.DecodeOutcome([]byte(dl.Header.Get(HeaderFailure)))
+	failure, err := envelope.DecodeOutcome([]byte(dl.Header.Get(envelope.HeaderFailure)))
 	if err != nil || failure.Attempts != 6 || failure.StatusCode != 500 || failure.Error == "" || failure.LastAttemptAt.IsZero() {
 		t.Errorf("failure record = %+v (%v)", failure, err)
 	}

@@ -62,7 +62,7 @@ func TestPoisonMessagesAreDeadLettered(t *testing.T) {
 			if string(dl.Data) != string(tt.data) {
 				t.Errorf("dead letter body = %q, want the unchanged %q", dl.Data, tt.data)
 			}
-			failure, err := envelope.DecodeOutcome([]byte(dl.Header.Get(HeaderFailure)))
+			failure, err := envelope.DecodeOutcome([]byte(dl.Header.Get(envelope.HeaderFailure)))
 			if err != nil || !strings.Contains(failure.Error, tt.reason) || failure.Attempts != 1 {
 				t.Errorf("failure = %+v (%v), want reason containing %q after 1 attempt", failure, err, tt.reason)
 			}
@@ -192,7 +192,7 @@ func TestDeadLetteringTwiceIsHarmless(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		stored, _ := envelope.DecodeOutcome([]byte(raw.Header.Get(HeaderFailure)))
+		stored, _ := envelope.DecodeOutcome([]byte(raw.Header.Get(envelope.HeaderFailure)))
 		if stored.Replay != w.stored {
 			t.Errorf("write %d (replay %d): stored record has replay %d, want %d", i+1, w.replay, stored.Replay, w.stored)
 		}

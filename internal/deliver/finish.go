@@ -15,10 +15,6 @@ import (
 	"github.com/sixtyfour-oss/webhooks/pkg/retry"
 )
 
-// HeaderFailure carries the failure record (an envelope.Outcome as JSON) on
-// a WEBHOOKS_UNDELIVERED message, whose body is the unchanged request.
-const HeaderFailure = "Sixtyfour-Failure"
-
 // errCodeSubjectFull is JetStream's answer to a second publish on a
 // subject that holds its one message with DiscardNewPerSubject: the event
 // is already dead-lettered.
@@ -173,7 +169,7 @@ func (d *Deliverer) deadLetter(ctx context.Context, ev event, failure *envelope.
 	subject := d.cfg.Streams.UndeliveredSubject(failure.OrgID, failure.Source, failure.EventID)
 	msg := nats.NewMsg(subject)
 	msg.Data = ev.msg.Data()
-	msg.Header.Set(HeaderFailure, string(rec))
+	msg.Header.Set(envelope.HeaderFailure, string(rec))
 	msg.Header.Set(nats.MsgIdHdr, failure.EventID+":undelivered:"+strconv.Itoa(ev.replay))
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -190,7 +186,7 @@ func (d *Deliverer) deadLetter(ctx context.Context, ev event, failure *envelope.
 		if err != nil {
 			return err
 		}
-		stored, err := envelope.DecodeOutcome([]byte(raw.Header.Get(HeaderFailure)))
+		stored, err := envelope.DecodeOutcome([]byte(raw.Header.Get(envelope.HeaderFailure)))
 		if err == nil && stored.Replay >= ev.replay {
 			return nil // this round (or a later one) is already written
 		}

@@ -2,11 +2,14 @@ package jstest
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/sixtyfour-oss/webhooks/internal/streams"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 )
 
@@ -37,4 +40,34 @@ func FinalOutcome(t testing.TB, outcomes jetstream.Stream, subject string, withi
 		return o != nil && o.Final
 	}, "final outcome on %s", subject)
 	return o
+}
+
+// WriteOutcome stores o on its outcome subject, as the deliverer records it.
+func WriteOutcome(ctx context.Context, t testing.TB, js jetstream.JetStream, sc streams.Config, o *envelope.Outcome) {
+	t.Helper()
+	data, err := o.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(ctx, sc.WithDefaults().OutcomeSubject(o.OrgID, o.Source, o.EventID), data); err != nil {
+		t.Fatalf("record outcome of %s: %v", o.EventID, err)
+	}
+}
+
+// WriteUndelivered stores a dead letter as the deliverer writes it: body
+// (the request's bytes) on the event's undelivered subject, with failure as
+// the envelope.HeaderFailure header and the deliverer's Nats-Msg-Id.
+func WriteUndelivered(ctx context.Context, t testing.TB, js jetstream.JetStream, sc streams.Config, body []byte, failure *envelope.Outcome) {
+	t.Helper()
+	rec, err := failure.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := nats.NewMsg(sc.WithDefaults().UndeliveredSubject(failure.OrgID, failure.Source, failure.EventID))
+	msg.Data = body
+	msg.Header.Set(envelope.HeaderFailure, string(rec))
+	msg.Header.Set(nats.MsgIdHdr, failure.EventID+":undelivered:"+strconv.Itoa(failure.Replay))
+	if _, err := js.PublishMsg(ctx, msg); err != nil {
+		t.Fatalf("dead-letter %s: %v", failure.EventID, err)
+	}
 }

@@ -2,11 +2,9 @@ package status
 
 import (
 	"context"
-	"strconv"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sixtyfour-oss/webhooks/internal/jstest"
@@ -61,23 +59,11 @@ func (e *env) outcome(org, taskID, runID, state string) *envelope.Outcome {
 // record writes the outcome, and for an undelivered one the dead letter too.
 func (e *env) record(o *envelope.Outcome, withOutcome bool) *envelope.Outcome {
 	e.t.Helper()
-	data, err := o.Encode()
-	if err != nil {
-		e.t.Fatal(err)
-	}
 	if withOutcome {
-		if _, err := e.js.Publish(e.ctx, e.sc.OutcomeSubject(o.OrgID, o.Source, o.EventID), data); err != nil {
-			e.t.Fatal(err)
-		}
+		jstest.WriteOutcome(e.ctx, e.t, e.js, e.sc, o)
 	}
 	if o.State == envelope.StateUndelivered {
-		msg := nats.NewMsg(e.sc.UndeliveredSubject(o.OrgID, o.Source, o.EventID))
-		msg.Data = []byte(`{"v":1}`)
-		msg.Header.Set(HeaderFailure, string(data))
-		msg.Header.Set(nats.MsgIdHdr, o.EventID+":undelivered:"+strconv.Itoa(o.Replay))
-		if _, err := e.js.PublishMsg(e.ctx, msg); err != nil {
-			e.t.Fatal(err)
-		}
+		jstest.WriteUndelivered(e.ctx, e.t, e.js, e.sc, []byte(`{"v":1}`), o)
 	}
 	return o
 }

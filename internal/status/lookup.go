@@ -72,7 +72,7 @@ func (l *lookup) byEvent(ctx context.Context, orgID, eventID string) ([]Status, 
 // record: from its failure record, else from its subject alone.
 func fromUndelivered(raw *jetstream.RawStreamMsg) Status {
 	var s Status
-	if o, err := envelope.DecodeOutcome([]byte(raw.Header.Get(HeaderFailure))); err == nil {
+	if o, err := envelope.DecodeOutcome([]byte(raw.Header.Get(envelope.HeaderFailure))); err == nil {
 		s = fromOutcome(o)
 	}
 	// <prefix>.undelivered.<org_id>.<source>.<event_id>

@@ -26,10 +26,6 @@ import (
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 )
 
-// HeaderFailure is the header of an undelivered message that carries its
-// failure record (deliver.HeaderFailure).
-const HeaderFailure = "Sixtyfour-Failure"
-
 var (
 	// ErrNotFound means no event matched the query.
 	ErrNotFound = errors.New("status: no delivery status found")

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sixtyfour-oss/webhooks/internal/jstest"
@@ -86,37 +85,9 @@ func (e *env) deadLetter(ev event) (*envelope.Request, []byte) {
 		failure.RunID = req.Workflow.RunID
 	}
 	failure.SetBlockColumns()
-	e.putUndelivered(req, body, failure)
-	e.putOutcome(failure)
+	jstest.WriteUndelivered(e.ctx, e.t, e.js, e.sc, body, failure)
+	jstest.WriteOutcome(e.ctx, e.t, e.js, e.sc, failure)
 	return req, body
-}
-
-// putUndelivered stores one undelivered message.
-func (e *env) putUndelivered(req *envelope.Request, body []byte, failure *envelope.Outcome) {
-	e.t.Helper()
-	rec, err := failure.Encode()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	msg := nats.NewMsg(e.sc.UndeliveredSubject(req.OrgID, req.Source, req.EventID))
-	msg.Data = body
-	msg.Header.Set(HeaderFailure, string(rec))
-	msg.Header.Set(nats.MsgIdHdr, req.EventID+":undelivered:"+strconv.Itoa(failure.Replay))
-	if _, err := e.js.PublishMsg(e.ctx, msg); err != nil {
-		e.t.Fatalf("dead-letter %s: %v", req.EventID, err)
-	}
-}
-
-// putOutcome records an outcome as the deliverer does.
-func (e *env) putOutcome(o *envelope.Outcome) {
-	e.t.Helper()
-	data, err := o.Encode()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if _, err := e.js.Publish(e.ctx, e.sc.OutcomeSubject(o.OrgID, o.Source, o.EventID), data); err != nil {
-		e.t.Fatal(err)
-	}
 }
 
 // undeliveredIDs returns the event ids in the undelivered stream, sorted.

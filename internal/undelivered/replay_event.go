@@ -156,7 +156,7 @@ func (r *replayer) restore(ctx context.Context, e Entry, failure *envelope.Outco
 	}
 	msg := nats.NewMsg(e.Subject)
 	msg.Data = e.Request
-	msg.Header.Set(HeaderFailure, string(rec))
+	msg.Header.Set(envelope.HeaderFailure, string(rec))
 	msg.Header.Set(nats.MsgIdHdr, failure.EventID+":undelivered:"+strconv.Itoa(failure.Replay)+":restored")
 	_, err = r.js.PublishMsg(ctx, msg, jetstream.WithExpectStream(r.sc.UndeliveredStream))
 	var apiErr *jetstream.APIError

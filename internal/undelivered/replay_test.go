@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/sixtyfour-oss/webhooks/internal/jstest"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 )
 
@@ -168,7 +169,7 @@ func TestReplayRefusesUndecodableRequest(t *testing.T) {
 	bad.EventID = "6a3bd0a4-5a44-4c4a-9f0e-3b8f0d2c7e11"
 	failure := &envelope.Outcome{V: 1, EventID: bad.EventID, OrgID: bad.OrgID, Source: bad.Source, State: envelope.StateUndelivered,
 		Final: true, Error: "invalid delivery request"}
-	e.putUndelivered(&bad, []byte(`{"v":1,"not":"a request"}`), failure)
+	jstest.WriteUndelivered(e.ctx, t, e.js, e.sc, []byte(`{"v":1,"not":"a request"}`), failure)
 
 	sum, err := Replay(e.ctx, e.js, e.sc, Filter{}, ReplayOptions{})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/sixtyfour-oss/webhooks/internal/jstest"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 )
 
@@ -97,7 +98,7 @@ func TestReplaySkipsWhatADelivererAlreadyHandled(t *testing.T) {
 			later := &envelope.Outcome{V: 1, EventID: req.EventID, OrgID: req.OrgID, Source: req.Source, EventType: req.EventType,
 				Host: req.Host(), State: tc.state, Final: tc.wantFinal, Success: tc.state == envelope.StateDelivered,
 				Attempts: 2, StatusCode: 500, Replay: 1, QueuedAt: time.Now().UTC()}
-			e.putOutcome(later)
+			jstest.WriteOutcome(e.ctx, t, e.js, e.sc, later)
 
 			sum, err := Replay(e.ctx, e.js, e.sc, Filter{}, ReplayOptions{})
 			if err != nil || sum.Skipped != 1 || sum.Replayed != 0 {

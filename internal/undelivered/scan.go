@@ -13,12 +13,6 @@ import (
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 )
 
-// HeaderFailure is the header of an undelivered message that carries its
-// failure record, an envelope.Outcome as JSON. It is the deliverer's
-// deliver.HeaderFailure; the value is repeated here so that this package
-// does not depend on the deliverer.
-const HeaderFailure = "Sixtyfour-Failure"
-
 // ErrNotFound means no undelivered message matched.
 var ErrNotFound = errors.New("undelivered: event not found")
 
@@ -148,7 +142,7 @@ func scan(ctx context.Context, js jetstream.JetStream, sc streams.Config, m matc
 			if meta.Sequence.Stream > state.LastSeq {
 				return nil
 			}
-			e := newEntry(msg.Subject(), meta.Sequence.Stream, meta.Timestamp, msg.Headers().Get(HeaderFailure), msg.Data(), headersOnly)
+			e := newEntry(msg.Subject(), meta.Sequence.Stream, meta.Timestamp, msg.Headers().Get(envelope.HeaderFailure), msg.Data(), headersOnly)
 			if m.match(&e) && !yield(e) {
 				return nil
 			}
@@ -216,5 +210,5 @@ func entryAt(ctx context.Context, stream jetstream.Stream, seq uint64) (Entry, e
 	if err != nil {
 		return Entry{}, err
 	}
-	return newEntry(raw.Subject, raw.Sequence, raw.Time, raw.Header.Get(HeaderFailure), raw.Data, false), nil
+	return newEntry(raw.Subject, raw.Sequence, raw.Time, raw.Header.Get(envelope.HeaderFailure), raw.Data, false), nil
 }

@@ -22,6 +22,11 @@ const (
 	StateUndelivered = "undelivered"
 )
 
+// HeaderFailure is the NATS header of a WEBHOOKS_UNDELIVERED message that
+// carries the event's failure record (an Outcome as JSON); the message's
+// body is the unchanged delivery request.
+const HeaderFailure = "Sixtyfour-Failure"
+
 // Outcome is the delivery record of one event: the latest state on
 // WEBHOOKS_OUTCOMES (one message per event, the final one last) and the
 // failure record carried by an undelivered event. Upstream services read it;

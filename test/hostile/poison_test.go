@@ -9,7 +9,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"go.uber.org/goleak"
 
-	"github.com/sixtyfour-oss/webhooks/internal/deliver"
 	"github.com/sixtyfour-oss/webhooks/internal/jstest"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 )
@@ -142,7 +141,7 @@ func checkDeadLettered(t *testing.T, p *pipeline, id string, kind poisonKind, da
 		if string(m.Data) != string(data) {
 			t.Errorf("%s (%s): dead letter body %q, want the unchanged %q", id, kind.name, m.Data, data)
 		}
-		failure, err = envelope.DecodeOutcome([]byte(m.Header.Get(deliver.HeaderFailure)))
+		failure, err = envelope.DecodeOutcome([]byte(m.Header.Get(envelope.HeaderFailure)))
 		if err != nil {
 			t.Fatalf("%s (%s): failure record: %v", id, kind.name, err)
 		}
