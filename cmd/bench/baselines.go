@@ -69,7 +69,9 @@ func baselineBare(ctx context.Context, o options, r *report) error {
 		t, err := bareOnce(ctx, o, r, round)
 		return t.perSec(), err
 	})
-	r.set("baseline_bare_per_s", best)
+	if best > 0 {
+		r.set("baseline_bare_per_s", best)
+	}
 	return err
 }
 
@@ -96,7 +98,8 @@ func bareOnce(ctx context.Context, o options, r *report, round int) (timed, erro
 	return t, e.checkSink(r, int64(o.events))
 }
 
-// rounds runs one round after another and returns the best result. Runs
+// rounds runs one round after another and returns the best result (0
+// when the first round fails; a failed round ends the rounds). Runs
 // on a shared machine are slowed by whatever else runs there, never sped
 // up, so the best of a few rounds is the closest to what the code can do;
 // the baseline and the full drain are measured the same way.

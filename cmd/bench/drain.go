@@ -26,8 +26,10 @@ func fullDrain(ctx context.Context, o options, r *report) error {
 		rss = max(rss, t.ChildRSS)
 		return t.perSec(), err
 	})
-	r.set("drain_per_s", best)
-	r.set("rss_mb", float64(rss)/(1<<20))
+	if best > 0 {
+		r.set("drain_per_s", best)
+		r.set("rss_mb", float64(rss)/(1<<20))
+	}
 	return err
 }
 
