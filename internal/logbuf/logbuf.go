@@ -38,8 +38,8 @@ type Writer struct {
 	done chan struct{}
 }
 
-// New returns a Writer on out that flushes every interval (at most
-// DefaultFlushInterval when interval <= 0). Close stops it.
+// New returns a Writer on out that flushes every interval
+// (DefaultFlushInterval when interval <= 0). Close stops it.
 func New(out io.Writer, interval time.Duration) *Writer {
 	if interval <= 0 {
 		interval = DefaultFlushInterval
