@@ -13,6 +13,7 @@ import (
 	"github.com/sixtyfour-oss/webhooks/internal/config"
 	"github.com/sixtyfour-oss/webhooks/internal/natsconn"
 	"github.com/sixtyfour-oss/webhooks/internal/streams"
+	"github.com/sixtyfour-oss/webhooks/internal/undelivered"
 )
 
 // ErrNoNATSURL is returned when NATS_URL is not set: unlike the services,
@@ -51,6 +52,20 @@ func (c *cli) connect() (*session, error) {
 		return nil, err
 	}
 	return c.connectWith(s, log, gate)
+}
+
+// openFiltered turns the filter flags into a filter, then connects; the
+// caller closes the session.
+func (c *cli) openFiltered(ff *filterFlags) (undelivered.Filter, *session, error) {
+	f, err := ff.filter(c.now())
+	if err != nil {
+		return undelivered.Filter{}, nil, err
+	}
+	s, err := c.connect()
+	if err != nil {
+		return undelivered.Filter{}, nil, err
+	}
+	return f, s, nil
 }
 
 // connectWith opens the connection for already loaded settings.

@@ -32,11 +32,7 @@ func (c *cli) list(args []string) error {
 	if *limit < 0 {
 		return usagef("--limit must be >= 0")
 	}
-	f, err := ff.filter(c.now())
-	if err != nil {
-		return err
-	}
-	s, err := c.connect()
+	f, s, err := c.openFiltered(&ff)
 	if err != nil {
 		return err
 	}

@@ -26,11 +26,7 @@ func (c *cli) replay(args []string) error {
 	if err != nil {
 		return usagef("--rate: %v", err)
 	}
-	f, err := ff.filter(c.now())
-	if err != nil {
-		return err
-	}
-	s, err := c.connect()
+	f, s, err := c.openFiltered(&ff)
 	if err != nil {
 		return err
 	}
@@ -98,11 +94,7 @@ func (c *cli) purge(args []string) error {
 	if ff.empty() && !*all {
 		return usagef("undelivered purge needs a filter, or --all to delete every undelivered event")
 	}
-	f, err := ff.filter(c.now())
-	if err != nil {
-		return err
-	}
-	s, err := c.connect()
+	f, s, err := c.openFiltered(&ff)
 	if err != nil {
 		return err
 	}
