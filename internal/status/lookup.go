@@ -104,75 +104,27 @@ func (l *lookup) scan(ctx context.Context, q Query) ([]Status, error) {
 	if q.RunID != "" {
 		source, want = envelope.SourceWorkflow, q.RunID
 	}
-	state := l.outcomes.CachedInfo().State
-	if state.Msgs == 0 {
-		return nil, nil
-	}
-	cons, err := l.outcomes.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+	cfg := jetstream.OrderedConsumerConfig{
 		FilterSubjects:    []string{l.sc.SubjectPrefix + ".outcome." + orStar(q.OrgID) + "." + string(source) + ".*"},
 		DeliverPolicy:     jetstream.DeliverLastPerSubjectPolicy,
 		InactiveThreshold: 30 * time.Second,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("status: read %s: %w", l.sc.OutcomesStream, err)
 	}
-	defer l.removeConsumer(cons)
 	quick := plainID(want) // then the raw JSON contains it verbatim
 	var out []Status
-	for pending := cons.CachedInfo().NumPending; pending > 0; {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+	err := streams.Scan(ctx, l.outcomes, cfg, scanBatch, func(msg jetstream.Msg, _ *jetstream.MsgMetadata) bool {
+		if quick && !bytes.Contains(msg.Data(), []byte(want)) {
+			return true
 		}
-		batch, err := cons.FetchNoWait(scanBatch)
-		if err != nil {
-			return nil, fmt.Errorf("status: read %s: %w", l.sc.OutcomesStream, err)
-		}
-		got := 0
-		for msg := range batch.Messages() {
-			got++
-			meta, err := msg.Metadata()
-			if err != nil {
-				return nil, fmt.Errorf("status: read %s: %w", l.sc.OutcomesStream, err)
-			}
-			pending = meta.NumPending
-			if meta.Sequence.Stream > state.LastSeq {
-				pending = 0
-				break
-			}
-			if quick && !bytes.Contains(msg.Data(), []byte(want)) {
-				continue
-			}
-			o, err := envelope.DecodeOutcome(msg.Data())
-			if err != nil || (o.TaskID != q.TaskID || o.RunID != q.RunID) {
-				continue
-			}
+		o, err := envelope.DecodeOutcome(msg.Data())
+		if err == nil && o.TaskID == q.TaskID && o.RunID == q.RunID {
 			out = append(out, fromOutcome(o))
 		}
-		if err := batch.Error(); err != nil {
-			return nil, fmt.Errorf("status: read %s: %w", l.sc.OutcomesStream, err)
-		}
-		if got == 0 {
-			// Records counted as pending are gone (expired): ask again.
-			if pending, err = refreshPending(ctx, cons); err != nil {
-				return nil, err
-			}
-		}
+		return true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("status: %w", err)
 	}
 	return l.markUndelivered(ctx, out)
-}
-
-// refreshPending returns the consumer's pending count after a short pause.
-func refreshPending(ctx context.Context, cons jetstream.Consumer) (uint64, error) {
-	select {
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	case <-time.After(20 * time.Millisecond):
-	}
-	info, err := cons.Info(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("status: consumer info: %w", err)
-	}
-	return info.NumPending, nil
 }
 
 // markUndelivered sets InUndelivered on each status and sorts them by
@@ -187,15 +139,6 @@ func (l *lookup) markUndelivered(ctx context.Context, out []Status) ([]Status, e
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].QueuedAt.Before(out[j].QueuedAt) })
 	return out, nil
-}
-
-// removeConsumer deletes the scan's ephemeral consumer, best effort.
-func (l *lookup) removeConsumer(cons jetstream.Consumer) {
-	if info := cons.CachedInfo(); info != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = l.outcomes.DeleteConsumer(ctx, info.Name)
-	}
 }
 
 // plainID reports whether id is made of characters that JSON writes

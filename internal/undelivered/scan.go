@@ -107,10 +107,6 @@ func scan(ctx context.Context, js jetstream.JetStream, sc streams.Config, m matc
 	if err != nil {
 		return fmt.Errorf("undelivered: open stream %s: %w", sc.UndeliveredStream, err)
 	}
-	state := stream.CachedInfo().State
-	if state.Msgs == 0 {
-		return nil
-	}
 	cfg := jetstream.OrderedConsumerConfig{
 		FilterSubjects: m.subjects(sc), HeadersOnly: headersOnly, InactiveThreshold: consumerIdle,
 	}
@@ -118,74 +114,14 @@ func scan(ctx context.Context, js jetstream.JetStream, sc streams.Config, m matc
 		since := m.Since
 		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
 	}
-	cons, err := stream.OrderedConsumer(ctx, cfg)
+	err = streams.Scan(ctx, stream, cfg, scanBatch, func(msg jetstream.Msg, meta *jetstream.MsgMetadata) bool {
+		e := newEntry(msg.Subject(), meta.Sequence.Stream, meta.Timestamp, msg.Headers().Get(envelope.HeaderFailure), msg.Data(), headersOnly)
+		return !m.match(&e) || yield(e)
+	})
 	if err != nil {
-		return fmt.Errorf("undelivered: read stream %s: %w", sc.UndeliveredStream, err)
-	}
-	defer removeConsumer(stream, cons)
-	pending := cons.CachedInfo().NumPending
-	for pending > 0 {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		batch, err := cons.FetchNoWait(scanBatch)
-		if err != nil {
-			return fmt.Errorf("undelivered: read stream %s: %w", sc.UndeliveredStream, err)
-		}
-		got := 0
-		for msg := range batch.Messages() {
-			got++
-			meta, err := msg.Metadata()
-			if err != nil {
-				return fmt.Errorf("undelivered: message metadata: %w", err)
-			}
-			if meta.Sequence.Stream > state.LastSeq {
-				return nil
-			}
-			e := newEntry(msg.Subject(), meta.Sequence.Stream, meta.Timestamp, msg.Headers().Get(envelope.HeaderFailure), msg.Data(), headersOnly)
-			if m.match(&e) && !yield(e) {
-				return nil
-			}
-			pending = meta.NumPending
-		}
-		if err := batch.Error(); err != nil {
-			return fmt.Errorf("undelivered: read stream %s: %w", sc.UndeliveredStream, err)
-		}
-		if got == 0 {
-			// Messages counted as pending were deleted meanwhile: ask again.
-			if pending, err = refreshPending(ctx, cons); err != nil {
-				return err
-			}
-		}
+		return fmt.Errorf("undelivered: %w", err)
 	}
 	return nil
-}
-
-// refreshPending returns the consumer's current pending count after a short
-// pause, so that a consumer lagging behind the stream is not busy-polled.
-func refreshPending(ctx context.Context, cons jetstream.Consumer) (uint64, error) {
-	select {
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	case <-time.After(20 * time.Millisecond):
-	}
-	info, err := cons.Info(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("undelivered: consumer info: %w", err)
-	}
-	return info.NumPending, nil
-}
-
-// removeConsumer deletes the scan's ephemeral consumer, best effort: the
-// server removes it after consumerIdle anyway.
-func removeConsumer(stream jetstream.Stream, cons jetstream.Consumer) {
-	info := cons.CachedInfo()
-	if info == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	_ = stream.DeleteConsumer(ctx, info.Name)
 }
 
 // newEntry builds an Entry; the failure record is decoded from its header.

@@ -1,0 +1,90 @@
+package streams
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// scanRecheck is how long Scan waits before asking the server again for
+// the pending count when a fetch found nothing although messages were
+// counted as pending (they were deleted or expired meanwhile), so that a
+// consumer lagging behind the stream is not busy-polled.
+const scanRecheck = 20 * time.Millisecond
+
+// Scan feeds yield every message that an ordered consumer on stream with
+// cfg delivers, up to the stream's last sequence when Scan starts, batch
+// messages at a time, until yield returns false or ctx ends. Messages
+// deleted while it runs are skipped. The ephemeral consumer is deleted at
+// the end, best effort (the server removes it after cfg.InactiveThreshold
+// anyway). Errors are JetStream's, wrapped.
+func Scan(ctx context.Context, stream jetstream.Stream, cfg jetstream.OrderedConsumerConfig, batch int,
+	yield func(jetstream.Msg, *jetstream.MsgMetadata) bool) error {
+	name := stream.CachedInfo().Config.Name
+	last := stream.CachedInfo().State.LastSeq
+	if stream.CachedInfo().State.Msgs == 0 {
+		return nil
+	}
+	cons, err := stream.OrderedConsumer(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("streams: read %s: %w", name, err)
+	}
+	defer removeConsumer(stream, cons)
+	for pending := cons.CachedInfo().NumPending; pending > 0; {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		msgs, err := cons.FetchNoWait(batch)
+		if err != nil {
+			return fmt.Errorf("streams: read %s: %w", name, err)
+		}
+		got := 0
+		for msg := range msgs.Messages() {
+			got++
+			meta, err := msg.Metadata()
+			if err != nil {
+				return fmt.Errorf("streams: read %s: message metadata: %w", name, err)
+			}
+			if meta.Sequence.Stream > last || !yield(msg, meta) {
+				return nil
+			}
+			pending = meta.NumPending
+		}
+		if err := msgs.Error(); err != nil {
+			return fmt.Errorf("streams: read %s: %w", name, err)
+		}
+		if got == 0 {
+			if pending, err = refreshPending(ctx, cons); err != nil {
+				return fmt.Errorf("streams: read %s: %w", name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// refreshPending returns the consumer's pending count after scanRecheck.
+func refreshPending(ctx context.Context, cons jetstream.Consumer) (uint64, error) {
+	select {
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case <-time.After(scanRecheck):
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("consumer info: %w", err)
+	}
+	return info.NumPending, nil
+}
+
+// removeConsumer deletes a scan's ephemeral consumer, best effort.
+func removeConsumer(stream jetstream.Stream, cons jetstream.Consumer) {
+	info := cons.CachedInfo()
+	if info == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = stream.DeleteConsumer(ctx, info.Name)
+}
