@@ -77,7 +77,7 @@ func drainOnce(ctx context.Context, o options, r *report, ec envConfig, n int, l
 }
 
 // featuresSeen prints the evidence that the production features ran: the
-// attempt lines logged and the outcome records written.
+// attempt lines logged and the attempt records written.
 func (e *env) featuresSeen(ctx context.Context, r *report, logPath string, n int) {
 	raw, err := os.ReadFile(logPath)
 	if err != nil {
@@ -86,9 +86,9 @@ func (e *env) featuresSeen(ctx context.Context, r *report, logPath string, n int
 	}
 	lines := bytes.Count(raw, []byte(`"message":"attempt"`))
 	outcomes := "?"
-	if info, err := e.res.Outcomes.Info(ctx); err == nil {
+	if info, err := e.res.Attempts.Info(ctx); err == nil {
 		outcomes = strconv.FormatUint(info.State.Msgs, 10)
 	}
-	r.printf("  features: %d attempt log lines (%.1f MiB, %.0f bytes each), %s outcome records, for %d events",
+	r.printf("  features: %d attempt log lines (%.1f MiB, %.0f bytes each), %s attempt records, for %d events",
 		lines, float64(len(raw))/(1<<20), float64(len(raw))/float64(max(lines, 1)), outcomes, n)
 }

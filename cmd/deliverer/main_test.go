@@ -186,7 +186,7 @@ func TestOpsEndpoints(t *testing.T) {
 	for _, series := range []string{
 		"webhooks_attempts_in_flight", "webhooks_attempts_waiting_for_host", "webhooks_consumer_pending_messages",
 		"webhooks_consumer_ack_pending_messages", "webhooks_undelivered_messages", "webhooks_jetstream_up 1",
-		"webhooks_outcome_record_errors_total", "go_goroutines", "process_resident_memory_bytes",
+		"webhooks_attempt_record_errors_total", "go_goroutines", "process_resident_memory_bytes",
 		`webhooks_deliveries_total{outcome="delivered",source="job"}`, `webhooks_deliveries_total{outcome="dead_letter",source="workflow"}`,
 		`webhooks_attempt_duration_seconds_count{result="timeout"}`, "webhooks_circuits_open", `webhooks_circuit_transitions_total{to="open"}`,
 		"webhooks_pull_restarts_total", "webhooks_consumer_redelivered_messages",

@@ -28,6 +28,8 @@ const (
 // plus the publisher's own.
 type config struct {
 	appconfig.Common
+	// LogStore names the delivery log that /v1/deliveries and /v1/status read.
+	appconfig.LogStore
 	// ListenAddr is the ingest API's address.
 	ListenAddr string `envconfig:"PUBLISHER_LISTEN_ADDR" default:"127.0.0.1:8080"`
 	// Tokens is the comma-separated list of accepted bearer tokens;
@@ -52,6 +54,15 @@ type config struct {
 	adminTokens  []string           // parsed AdminTokens
 	destinations egress.Policy      // parsed AllowDestinations
 	urls         envelope.URLPolicy // from UnsafeAllowHTTP
+}
+
+// Validate checks the shared settings and the delivery log's; errors name
+// the variable.
+func (c config) Validate() error {
+	if err := c.Common.Validate(); err != nil {
+		return err
+	}
+	return c.LogStore.Validate()
 }
 
 // loadConfig reads and validates the environment; errors name the variable.

@@ -32,7 +32,7 @@ func setEnv(t *testing.T, vars map[string]string) {
 		"PUBLISHER_LISTEN_ADDR": "127.0.0.1:0", "PUBLISHER_TOKENS": "", "PUBLISHER_MAX_BODY_BYTES": "",
 		"PUBLISHER_OPS_ADDR": "127.0.0.1:0", "PUBLISHER_ADMIN_TOKENS": "", "WEBHOOKS_MASTER_KEY": "", "WEBHOOKS_DEV_MODE": "",
 		"STREAMS_REPLICAS": "", "WEBHOOKS_ALLOW_DESTINATIONS": "127.0.0.0/8", "WEBHOOKS_UNSAFE_ALLOW_HTTP": "",
-		"LOG_LEVEL": "debug",
+		"LOG_LEVEL": "debug", "LOG_STORE_URL": "sqlite:" + filepath.Join(t.TempDir(), "deliveries.db"), "LOG_RETENTION": "",
 	}
 	for k, v := range vars {
 		base[k] = v

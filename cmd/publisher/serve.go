@@ -13,9 +13,11 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sixtyfour-oss/webhooks/internal/adminapi"
+	"github.com/sixtyfour-oss/webhooks/internal/deliveries"
 	"github.com/sixtyfour-oss/webhooks/internal/download"
 	"github.com/sixtyfour-oss/webhooks/internal/httpapi"
 	"github.com/sixtyfour-oss/webhooks/internal/ingest"
+	"github.com/sixtyfour-oss/webhooks/internal/logstore"
 	"github.com/sixtyfour-oss/webhooks/internal/metrics"
 	"github.com/sixtyfour-oss/webhooks/internal/natsconn"
 	"github.com/sixtyfour-oss/webhooks/internal/secrets"
@@ -52,11 +54,16 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger) error {
 	if err != nil {
 		return err
 	}
+	store, err := service.OpenLogStore(ctx, cfg.LogStore)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
 	pub := publish.New(conn.JS, cfg.publishConfig(res.Results))
 	reg := service.NewRegistry()
 	ingestCfg := cfg.ingestConfig(&log)
 	ingestCfg.Metrics = metrics.NewPublisher(reg)
-	handler, err := routes(cfg, conn.JS, pub, ingestCfg, res, log)
+	handler, err := routes(cfg, conn.JS, pub, ingestCfg, res, store, log)
 	if err != nil {
 		return err
 	}
@@ -68,7 +75,7 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger) error {
 		}
 		return nil
 	}}
-	if err := service.ServeOps(opsCtx, cfg.OpsAddr, service.OpsHandler(reg, checks, nil), log); err != nil {
+	if err := service.ServeOps(opsCtx, cfg.OpsAddr, service.OpsHandler(reg, checks, nil, nil), log); err != nil {
 		return fmt.Errorf("PUBLISHER_OPS_ADDR: %w", err)
 	}
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
@@ -111,21 +118,27 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger) error {
 	return nil
 }
 
-// routes mounts the ingest API, the status lookup (for ingest and admin
-// tokens) and, when admin tokens are set, the admin API (which needs the
-// master key to encrypt new secrets).
-func routes(cfg config, js jetstream.JetStream, pub *publish.Publisher, ingestCfg ingest.Config, res *streams.Resources, log zerolog.Logger) (http.Handler, error) {
+// routes mounts the ingest API, the status lookup and the delivery log
+// (for ingest and admin tokens) and, when admin tokens are set, the admin
+// API (which needs the master key to encrypt new secrets).
+func routes(cfg config, js jetstream.JetStream, pub *publish.Publisher, ingestCfg ingest.Config, res *streams.Resources,
+	store logstore.Store, log zerolog.Logger) (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/", ingest.NewHandler(pub, ingestCfg))
 	readers := httpapi.NewTokens(append(append([]string(nil), cfg.tokens...), cfg.adminTokens...))
-	statusHandler := status.Handler(js, cfg.Streams())
-	mux.Handle("/v1/status", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !readers.Authorized(r) {
-			httpapi.Unauthorized(w)
-			return
-		}
-		statusHandler.ServeHTTP(w, r)
-	}))
+	forReaders := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !readers.Authorized(r) {
+				httpapi.Unauthorized(w)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
+	mux.Handle(status.Path, forReaders(status.Handler(store, js, cfg.Streams())))
+	deliveryLog := forReaders(deliveries.Handler(store))
+	mux.Handle(deliveries.Path, deliveryLog)
+	mux.Handle(deliveries.Path+"/", deliveryLog)
 	if len(cfg.adminTokens) == 0 {
 		return mux, nil
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -15,11 +14,15 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
 
 	"github.com/sixtyfour-oss/webhooks/internal/config"
+	"github.com/sixtyfour-oss/webhooks/internal/deliveries"
 	"github.com/sixtyfour-oss/webhooks/internal/download"
+	"github.com/sixtyfour-oss/webhooks/internal/httpapi"
 	"github.com/sixtyfour-oss/webhooks/internal/ingest"
+	"github.com/sixtyfour-oss/webhooks/internal/logstore"
+	"github.com/sixtyfour-oss/webhooks/internal/logwriter"
 	"github.com/sixtyfour-oss/webhooks/internal/natsconn"
 	"github.com/sixtyfour-oss/webhooks/internal/secrets"
 	"github.com/sixtyfour-oss/webhooks/internal/service"
@@ -39,7 +42,7 @@ type demoEvent struct {
 	receipt     publish.Receipt
 	source      envelope.Source
 	csv         bool
-	outcome     *envelope.Outcome
+	round       *logstore.Delivery // its latest round in the delivery log
 }
 
 func demo(ctx context.Context, o options, out io.Writer) error {
@@ -113,6 +116,13 @@ func demo(ctx context.Context, o options, out io.Writer) error {
 		return err
 	}
 
+	store, stopWriter, err := startLogWriter(ctx, conn, s.Streams(), logStoreURL(o), log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopWriter()
+
 	mgr := &secrets.Manager{KV: res.Secrets, Keyring: keyring}
 	secret, meta, err := mgr.Create(ctx, demoOrg)
 	if err != nil {
@@ -133,6 +143,7 @@ func demo(ctx context.Context, o options, out io.Writer) error {
 	fmt.Fprintf(out, "  JetStream  %s\n", natsAt)
 	fmt.Fprintf(out, "  receiver   %s (verifies every signature)\n", base)
 	fmt.Fprintf(out, "  logs       %s\n", logPath)
+	fmt.Fprintf(out, "  log store  %s (delivery log, every attempt)\n", logStoreURL(o))
 	fmt.Fprintf(out, "  secret     %s for %s, shown once: %s\n", meta.Preview, demoOrg, secret)
 	fmt.Fprintf(out, "  retries    after %s\n", strings.ReplaceAll(policy.Schedule.String(), ",", ", "))
 
@@ -158,6 +169,16 @@ func demo(ctx context.Context, o options, out io.Writer) error {
 	mux := http.NewServeMux()
 	mux.Handle(download.PathPrefix, download.Handler(res.Results, signer, log))
 	mux.Handle("/", ingest.NewHandler(pub, ingest.Config{Tokens: []string{o.token}, Logger: &log}))
+	readers := httpapi.NewTokens([]string{o.token})
+	deliveryLog := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !readers.Authorized(r) {
+			httpapi.Unauthorized(w)
+			return
+		}
+		deliveries.Handler(store).ServeHTTP(w, r)
+	})
+	mux.Handle(deliveries.Path, deliveryLog)
+	mux.Handle(deliveries.Path+"/", deliveryLog)
 	ingestSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go ingestSrv.Serve(ingestLn)
 	defer ingestSrv.Close()
@@ -171,18 +192,19 @@ func demo(ctx context.Context, o options, out io.Writer) error {
 	for _, d := range policy.Schedule {
 		budget += d
 	}
-	if err := awaitOutcomes(ctx, res.Outcomes, s.Streams(), events, budget, delivererDone); err != nil {
+	if err := awaitOutcomes(ctx, store, events, budget, delivererDone); err != nil {
 		return err
 	}
-	printOutcomes(out, events)
+	printOutcomes(out, events, logPathOf(o))
 	printBlockColumns(ctx, out, conn, s.Streams(), events)
+	printTimeline(ctx, out, store, events[1])
 	if n := rc.rejected(); n > 0 {
 		return fmt.Errorf("the receiver rejected %d signatures", n)
 	}
 	if o.exit {
 		return nil
 	}
-	printNextSteps(out, "http://"+ingestLn.Addr().String(), o.token, base)
+	printNextSteps(out, "http://"+ingestLn.Addr().String(), o.token, base, logPathOf(o))
 	select {
 	case <-ctx.Done():
 	case err := <-delivererDone:
@@ -230,18 +252,22 @@ func publishDemo(ctx context.Context, pub *publish.Publisher, res *streams.Resou
 	return events, nil
 }
 
-// awaitOutcomes polls each event's outcome until it is final.
-func awaitOutcomes(ctx context.Context, outcomes jetstream.Stream, sc streams.Config, events []*demoEvent, within time.Duration, delivererDone <-chan error) error {
+// awaitOutcomes waits until the delivery log shows each event's final
+// state: the deliverer recorded the attempt and the log writer stored it.
+func awaitOutcomes(ctx context.Context, store logstore.Store, events []*demoEvent, within time.Duration, delivererDone <-chan error) error {
 	ctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
 	for _, e := range events {
-		subject := sc.OutcomeSubject(demoOrg, e.source, e.receipt.EventID)
-		for e.outcome == nil || !e.outcome.Final {
-			raw, err := outcomes.GetLastMsgForSubject(ctx, subject)
-			if err == nil {
-				e.outcome, _ = envelope.DecodeOutcome(raw.Data)
-			} else if !errors.Is(err, jetstream.ErrMsgNotFound) && ctx.Err() == nil {
-				return fmt.Errorf("read outcome: %w", err)
+		for e.round == nil || !e.round.Final {
+			rounds, err := store.Find(ctx, logstore.ByEventID, e.receipt.EventID, demoOrg)
+			if err != nil && ctx.Err() == nil {
+				return fmt.Errorf("read the delivery log: %w", err)
+			}
+			if len(rounds) > 0 {
+				e.round = &rounds[0]
+			}
+			if e.round != nil && e.round.Final {
+				break
 			}
 			select {
 			case <-ctx.Done():
@@ -255,19 +281,49 @@ func awaitOutcomes(ctx context.Context, outcomes jetstream.Stream, sc streams.Co
 	return nil
 }
 
-func printOutcomes(out io.Writer, events []*demoEvent) {
-	fmt.Fprintln(out, "\nOutcomes (stream WEBHOOKS_OUTCOMES):")
+func printOutcomes(out io.Writer, events []*demoEvent, logAt string) {
+	fmt.Fprintf(out, "\nOutcomes (delivery log %s):\n", logAt)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  EVENT ID\tWHAT\tATTEMPTS\tLAST STATUS\tOUTCOME")
 	for _, e := range events {
-		o := e.outcome
-		fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%s\n", o.EventID, e.label, o.Attempts, o.StatusCode, strings.ToUpper(o.State))
+		r := e.round
+		fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%s\n", r.EventID, e.label, r.Attempts, r.StatusCode, strings.ToUpper(r.State))
 	}
 	tw.Flush()
 	fmt.Fprintln(out, "\nThe undelivered event is in stream WEBHOOKS_UNDELIVERED with its failure record.")
 }
 
-func printNextSteps(out io.Writer, ingestURL, token, base string) {
+// printTimeline prints every attempt of one event, from the delivery log.
+func printTimeline(ctx context.Context, out io.Writer, store logstore.Store, e *demoEvent) {
+	tl, err := store.Timeline(ctx, demoOrg, e.receipt.EventID)
+	if err != nil {
+		fmt.Fprintf(out, "\nAttempt timeline of %s: %v\n", e.receipt.EventID, err)
+		return
+	}
+	fmt.Fprintf(out, "\nAttempt timeline of %s (%s), from the delivery log:\n", e.receipt.EventID, e.label)
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  ATTEMPT\tSTARTED\tSTATUS\tDURATION\tDECISION\tRESPONSE / ERROR")
+	for _, r := range tl.Rounds {
+		for _, a := range r.AttemptList {
+			detail := a.Error
+			if detail == "" {
+				detail = a.ResponseExcerpt
+			}
+			if len(detail) > 60 {
+				detail = detail[:60] + "..."
+			}
+			decision := a.Decision
+			if a.RetryDelayMS > 0 {
+				decision += " in " + (time.Duration(a.RetryDelayMS) * time.Millisecond).String()
+			}
+			fmt.Fprintf(tw, "  %d\t%s\t%d\t%.1fms\t%s\t%s\n", a.Attempt, a.StartedAt.Format("15:04:05.000"), a.StatusCode,
+				a.DurationMS, decision, strings.Join(strings.Fields(detail), " "))
+		}
+	}
+	tw.Flush()
+}
+
+func printNextSteps(out io.Writer, ingestURL, token, base, logURL string) {
 	fmt.Fprintf(out, `
 The pipeline keeps running (Ctrl-C stops it). Publish your own event from another terminal:
 
@@ -277,7 +333,11 @@ The pipeline keeps running (Ctrl-C stops it). Publish your own event from anothe
          "job":{"task_id":"my-task-1","status":"completed","task_type":"find_email","result":{"email":"a@b.c"}}}'
 
 The receiver above prints it with its verified signature (header %s).
-`, ingestURL, token, demoOrg, base, sign.HeaderName)
+Every attempt is in the delivery log:
+
+  curl -sS -H 'Authorization: Bearer %s' '%s/v1/deliveries?org_id=%s'
+  LOG_STORE_URL=%s go run ./cmd/webhooksctl log --org %s
+`, ingestURL, token, demoOrg, base, sign.HeaderName, token, ingestURL, demoOrg, logURL, demoOrg)
 }
 
 // printBlockColumns reads back the workflow block's columns of each run,
@@ -302,4 +362,33 @@ func randomKey() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	return base64.StdEncoding.EncodeToString(b)
+}
+
+// logStoreURL is the quickstart's delivery log: -log-store, else an SQLite
+// file in the data directory.
+func logStoreURL(o options) string {
+	if o.logStore != "" {
+		return o.logStore
+	}
+	return "sqlite:" + filepath.Join(o.storeDir, "deliveries.db")
+}
+
+func logPathOf(o options) string { return logstore.Redact(logStoreURL(o)) }
+
+// startLogWriter opens the delivery log and runs a log writer into it; the
+// returned func stops the writer and closes the store.
+func startLogWriter(ctx context.Context, conn *natsconn.Conn, sc streams.Config, url string, log zerolog.Logger) (logstore.Store, func(), error) {
+	store, err := service.OpenLogStore(ctx, config.LogStore{StoreURL: url, Retention: logstore.DefaultRetention})
+	if err != nil {
+		return nil, nil, err
+	}
+	w, err := logwriter.New(ctx, conn.JS, store, logwriter.Config{Streams: sc, Logger: &log})
+	if err != nil {
+		store.Close()
+		return nil, nil, err
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(wctx) }()
+	return store, func() { cancel(); <-done; store.Close() }, nil
 }

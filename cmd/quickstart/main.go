@@ -4,8 +4,10 @@
 // creates a signing secret for a demo organization, publishes four events
 // (a job delivered at once, a workflow run delivered after retries, a job
 // that ends in the undelivered stream, and a workflow run with a signed CSV
-// download link that the receiver downloads), prints what happened and the
-// workflow block's columns, and keeps running so you can publish your own.
+// download link that the receiver downloads), runs a log writer into an
+// embedded SQLite delivery log, prints what happened, the workflow block's
+// columns and one event's attempt timeline from the log, and keeps running
+// so you can publish your own.
 package main
 
 import (
@@ -46,6 +48,7 @@ type options struct {
 	opsAddr      string
 	schedule     string
 	logFile      string
+	logStore     string
 	exit         bool
 }
 
@@ -61,6 +64,7 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	fs.StringVar(&o.opsAddr, "ops", "127.0.0.1:9090", "listen address of the deliverer's /metrics, /healthz and /readyz (empty: off)")
 	fs.StringVar(&o.schedule, "schedule", "1s,2s,4s,8s,16s", "retry schedule")
 	fs.StringVar(&o.logFile, "log", "quickstart.log", "file for the components' JSON logs (relative to -data)")
+	fs.StringVar(&o.logStore, "log-store", "", "delivery log: sqlite:PATH or postgres://... (default sqlite:<data>/deliveries.db)")
 	fs.BoolVar(&o.exit, "exit", false, "exit after the demo instead of running until Ctrl-C")
 	if err := fs.Parse(args); err != nil {
 		return o, usageError{err}

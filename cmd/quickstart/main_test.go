@@ -22,7 +22,8 @@ func TestQuickstartDemo(t *testing.T) {
 	}
 	got := out.String()
 	for _, want := range []string{"DELIVERED", "UNDELIVERED", "delivered after retries", "shown once: sk_whsec_",
-		"downloaded results_download_url → 200 text/csv, 34 bytes", "webhook_status_code=204 webhook_success=true"} {
+		"downloaded results_download_url → 200 text/csv, 34 bytes", "webhook_status_code=204 webhook_success=true",
+		"Attempt timeline of", "retry in 50ms", "delivery log sqlite:"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("output lacks %q:\n%s", want, got)
 		}

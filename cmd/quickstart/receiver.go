@@ -100,9 +100,12 @@ func (rc *receiver) rejected() int {
 	return rc.bad
 }
 
+// short returns the end of an event id: event ids are UUID version 7,
+// whose first digits are the creation time, the same for events made
+// together.
 func short(id string) string {
 	if len(id) > 8 {
-		return id[:8]
+		return "…" + id[len(id)-8:]
 	}
 	return id
 }

@@ -48,6 +48,9 @@ Usage:
   webhooksctl undelivered replay  [filters] [--dry-run] [--rate N[/s|/m]] [--yes]
   webhooksctl undelivered purge   (filters | --all) [--yes]
   webhooksctl status  (--event-id ID | --task-id ID | --run-id ID) [--org ORG] [--json]
+  webhooksctl log     [--org ORG] [--state S] [--source S] [--type T] [--host H] [--status 2xx|3xx|4xx|5xx|none]
+                      [--since T] [--until T] [--limit N] [--cursor C] [--follow] [--json]
+  webhooksctl log     --event-id ID [--org ORG] [--json]     (every attempt of one event)
   webhooksctl secrets create --org ORG
   webhooksctl secrets roll   --org ORG [--overlap-hours 0..72]   (default 24)
   webhooksctl secrets delete --org ORG [--yes]
@@ -64,7 +67,10 @@ removes it from the undelivered stream; it is safe to interrupt and run again.
 Replay, purge and secrets delete ask for confirmation (y/N) unless --yes is given.
 create and roll print the new secret once, alone on stdout; it is never shown again.
 
-Environment: NATS_URL (required), NATS_CREDS, NATS_CA, NATS_CERT, NATS_KEY,
+status and log read the delivery log named by LOG_STORE_URL (default
+sqlite:./data/deliveries.db; webhooksctl never creates it); log needs no NATS.
+
+Environment: NATS_URL (required except for log), LOG_STORE_URL, NATS_CREDS, NATS_CA, NATS_CERT, NATS_KEY,
 WEBHOOKS_MASTER_KEY (secrets create and roll; or WEBHOOKS_DEV_MODE=true locally),
 LOG_LEVEL. Exit status: 0 done, 1 failed or declined, 2 bad usage.
 `
@@ -97,6 +103,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return c.undelivered(args[1:])
 	case "status":
 		return c.status(args[1:])
+	case "log":
+		return c.log(args[1:])
 	case "secrets":
 		return c.secrets(args[1:])
 	default:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,17 +13,21 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sixtyfour-oss/webhooks/internal/jstest"
+	"github.com/sixtyfour-oss/webhooks/internal/logstore"
+	"github.com/sixtyfour-oss/webhooks/internal/logstore/sqlitestore"
+	"github.com/sixtyfour-oss/webhooks/internal/logwriter"
 	"github.com/sixtyfour-oss/webhooks/internal/streams"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 )
 
 // env is a JetStream server with the pipeline's streams, named by NATS_URL.
 type env struct {
-	t   *testing.T
-	ctx context.Context
-	js  jetstream.JetStream
-	sc  streams.Config
-	res *streams.Resources
+	t     *testing.T
+	ctx   context.Context
+	js    jetstream.JetStream
+	sc    streams.Config
+	res   *streams.Resources
+	store logstore.Store // the delivery log named by LOG_STORE_URL
 }
 
 func newEnv(t *testing.T) *env {
@@ -32,7 +37,14 @@ func newEnv(t *testing.T) *env {
 	sc := streams.Config{}.WithDefaults()
 	t.Setenv("NATS_URL", s.ClientURL())
 	t.Setenv("LOG_LEVEL", "debug")
-	return &env{t: t, ctx: ctx, js: js, sc: sc, res: res}
+	path := filepath.Join(t.TempDir(), "deliveries.db")
+	t.Setenv("LOG_STORE_URL", "sqlite:"+path)
+	store, err := sqlitestore.Open(ctx, path, logstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return &env{t: t, ctx: ctx, js: js, sc: sc, res: res, store: store}
 }
 
 // result is one webhooksctl run.
@@ -73,8 +85,8 @@ func (r result) want(t *testing.T, code int) result {
 	return r
 }
 
-// deadLetter stores an undelivered event the way the deliverer does, with
-// its outcome record.
+// deadLetter stores an undelivered event the way the deliverer does, and
+// its last attempt in the delivery log as the log writer does.
 func (e *env) deadLetter(org, host string) *envelope.Request {
 	e.t.Helper()
 	now := time.Now()
@@ -89,7 +101,13 @@ func (e *env) deadLetter(org, host string) *envelope.Request {
 		TaskID: job.TaskID, Host: req.Host(), State: envelope.StateUndelivered, Final: true, Attempts: 6, StatusCode: 502,
 		Error: "attempts exhausted after 6 attempts: HTTP 502", QueuedAt: now.UTC(), FirstAttemptAt: now.UTC(), LastAttemptAt: now.UTC()}
 	jstest.WriteUndelivered(e.ctx, e.t, e.js, e.sc, body, failure)
-	jstest.WriteOutcome(e.ctx, e.t, e.js, e.sc, failure)
+	rec, err := logwriter.RecordFromOutcome(failure)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.store.Write(e.ctx, []*envelope.AttemptRecord{rec}); err != nil {
+		e.t.Fatal(err)
+	}
 	return req
 }
 

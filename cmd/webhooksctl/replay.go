@@ -33,6 +33,12 @@ func (c *cli) replay(args []string) error {
 	defer s.close()
 
 	opts := undelivered.ReplayOptions{DryRun: *dryRun, RatePerSecond: perSecond}
+	if store, err := c.openLog(); err == nil {
+		defer store.Close()
+		opts.History = historyOf(store)
+	} else if !errors.Is(err, errNoLog) {
+		return err
+	}
 	if !*yes && !*dryRun {
 		opts.Confirm = func(n int, sample []undelivered.Entry) bool {
 			c.describe(n, sample, "replay")

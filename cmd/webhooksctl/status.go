@@ -38,15 +38,20 @@ func (c *cli) status(args []string) error {
 	case q.OrgID != "" && !envelope.ValidOrgID(q.OrgID):
 		return usagef("--org %q must match [A-Za-z0-9_-]{1,64}", q.OrgID)
 	}
+	store, err := c.openLog()
+	if err != nil {
+		return err
+	}
+	defer store.Close()
 	s, err := c.connect()
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	out, err := status.Lookup(c.ctx, s.js, s.streams, q)
+	out, err := status.Lookup(c.ctx, store, s.js, s.streams, q)
 	switch {
 	case errors.Is(err, status.ErrNotFound):
-		return errors.New("no delivery status found (outcomes are kept for the undelivered retention, 14 days by default)")
+		return errors.New("no delivery status found (the delivery log keeps LOG_RETENTION, 14 days by default)")
 	case errors.Is(err, status.ErrInvalidQuery):
 		return usageError{err}
 	case err != nil:

@@ -42,6 +42,9 @@ type Common struct {
 	DuplicateWindow time.Duration `envconfig:"STREAMS_DUPLICATE_WINDOW" default:"2m"`
 	// UndeliveredMaxAge is how long undelivered events are kept.
 	UndeliveredMaxAge time.Duration `envconfig:"STREAMS_UNDELIVERED_MAX_AGE" default:"336h"`
+	// AttemptsMaxAge is how long attempt records wait on WEBHOOKS_ATTEMPTS
+	// for the log writer: the longest log-store outage survived.
+	AttemptsMaxAge time.Duration `envconfig:"STREAMS_ATTEMPTS_MAX_AGE" default:"24h"`
 
 	// AllowDestinations is the UNSAFE allow-list of private destinations
 	// (CIDRs, IPs, host names), for local receivers and tests.
@@ -95,6 +98,8 @@ func (c Common) Validate() error {
 		return fmt.Errorf("configuration: STREAMS_DUPLICATE_WINDOW = %v, want >= 1s", c.DuplicateWindow)
 	case c.UndeliveredMaxAge < time.Hour:
 		return fmt.Errorf("configuration: STREAMS_UNDELIVERED_MAX_AGE = %v, want >= 1h", c.UndeliveredMaxAge)
+	case c.AttemptsMaxAge < time.Minute:
+		return fmt.Errorf("configuration: STREAMS_ATTEMPTS_MAX_AGE = %v, want >= 1m", c.AttemptsMaxAge)
 	}
 	if _, err := c.Logger(io.Discard, ""); err != nil {
 		return err
@@ -122,7 +127,7 @@ func (c Common) Streams() streams.Config {
 	return streams.Config{
 		Replicas: c.Replicas, AckWait: c.AckWait, MaxAckPending: c.MaxAckPending,
 		DuplicateWindow: c.DuplicateWindow, UndeliveredMaxAge: c.UndeliveredMaxAge,
-		OutcomesMaxAge: max(c.UndeliveredMaxAge, streams.DefaultOutcomesMaxAge),
+		AttemptsMaxAge: c.AttemptsMaxAge,
 	}.WithDefaults()
 }
 

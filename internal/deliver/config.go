@@ -3,9 +3,11 @@
 // the retry decision into exactly one JetStream action: Ack when
 // delivered, NakWithDelay when a retry is due, and for exhausted or
 // terminal events a publish to WEBHOOKS_UNDELIVERED (awaited) followed by
-// Term. It records the latest state of every event on WEBHOOKS_OUTCOMES,
-// always before the message is acked, naked or termed; the records of
-// delivered events are written many at a time by a recorder (recorder.go).
+// Term. It publishes a record of every attempt to WEBHOOKS_ATTEMPTS (one
+// subject per organization and source), always before the message is
+// acked, naked or termed; the records are written many at a time by a
+// recorder (recorder.go), and the log writer stores them in the delivery
+// log.
 //
 // Any number of deliverer processes may bind to the same consumer.
 package deliver
@@ -52,7 +54,7 @@ const (
 	// DefaultDeadLetterRetryDelay is how long a message waits before the
 	// next try when writing it to the undelivered stream failed.
 	DefaultDeadLetterRetryDelay = 5 * time.Second
-	// DefaultOutcomeRecordBudget bounds how long writing an outcome record
+	// DefaultOutcomeRecordBudget bounds how long writing an attempt record
 	// is retried: longer than a leader election after a node crash (6-8 s
 	// measured in test/cluster). The message's heartbeat keeps it from
 	// being redelivered meanwhile.

@@ -28,7 +28,6 @@ type Deliverer struct {
 	cfg         Config
 	js          jetstream.JetStream
 	consumer    jetstream.Consumer
-	outcomes    jetstream.Stream
 	undelivered jetstream.Stream
 	client      *http.Client
 	secrets     SecretSource
@@ -56,7 +55,7 @@ type Deliverer struct {
 }
 
 // done ends one message's time in flight: its worker slot is free again.
-// A message handed to the recorder stays in flight until it is acked, so
+// A message handed to the recorder stays in flight until its action ran, so
 // that Concurrency bounds the delivered messages not yet acked too.
 func (d *Deliverer) done() {
 	<-d.slots
@@ -84,9 +83,8 @@ func New(ctx context.Context, js jetstream.JetStream, client *http.Client, secre
 	if err != nil {
 		return nil, fmt.Errorf("deliver: bind consumer %s on %s: %w", cfg.Streams.Consumer, cfg.Streams.DeliverStream, err)
 	}
-	outcomes, err := js.Stream(ctx, cfg.Streams.OutcomesStream)
-	if err != nil {
-		return nil, fmt.Errorf("deliver: open stream %s: %w", cfg.Streams.OutcomesStream, err)
+	if _, err := js.Stream(ctx, cfg.Streams.AttemptsStream); err != nil {
+		return nil, fmt.Errorf("deliver: open stream %s: %w", cfg.Streams.AttemptsStream, err)
 	}
 	undelivered, err := js.Stream(ctx, cfg.Streams.UndeliveredStream)
 	if err != nil {
@@ -96,7 +94,7 @@ func New(ctx context.Context, js jetstream.JetStream, client *http.Client, secre
 		secrets = noSecrets{}
 	}
 	d := &Deliverer{
-		cfg: cfg, js: js, consumer: cons, outcomes: outcomes, undelivered: undelivered, client: client, secrets: secrets,
+		cfg: cfg, js: js, consumer: cons, undelivered: undelivered, client: client, secrets: secrets,
 		hosts: newHostLimiter(cfg.PerHostConcurrency), log: *cfg.Logger, metrics: cfg.Metrics,
 		slots: make(chan struct{}, cfg.Concurrency), waiting: make(chan struct{}, cfg.MaxWaiting+cfg.Concurrency),
 		handoff: make(chan jetstream.Msg), quit: make(chan struct{}),
@@ -147,7 +145,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 
 	done := make(chan struct{})
 	go func() {
-		d.inflight.Wait() // attempts, and delivered messages until the recorder acks them
+		d.inflight.Wait() // attempts, and finished messages until the recorder acts on them
 		d.recorder.close()
 		<-d.recorder.out
 		close(done)

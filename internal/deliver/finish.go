@@ -20,128 +20,137 @@ import (
 // is already dead-lettered.
 const errCodeSubjectFull jetstream.ErrorCode = 10077
 
-// finish maps the decision to exactly one JetStream action. A delivered
-// event goes to the recorder, which writes its outcome record and then acks
-// it; finish then returns true, and the recorder calls stop (the
-// message's heartbeat, or nil) once the message is acked. Otherwise finish
-// returns false and the caller stops the heartbeat.
+// finish maps the decision to exactly one JetStream action, run by the
+// recorder once the attempt's record is stored on WEBHOOKS_ATTEMPTS:
+// delivered → Ack; retry → NakWithDelay; dead letter → Term, and only
+// after the event is stored in the undelivered stream (written here,
+// synchronously, before the record). When the message went to the
+// recorder, finish returns true and the recorder calls stop (the message's
+// heartbeat, or nil) after the action. Otherwise finish returns false and
+// the caller stops the heartbeat.
 func (d *Deliverer) finish(ctx context.Context, ev event, req *envelope.Request, res result, dec retry.Decision, stop func()) bool {
 	d.logAttempt(ev, res, dec)
 	d.metrics.Decision(dec.Action.String(), ev.source)
+	rec := d.attemptRecord(ev, req, res, dec)
+	var act func()
 	switch dec.Action {
 	case retry.ActionDeliver:
-		o := d.outcome(ctx, ev, req, res, dec, envelope.StateDelivered)
-		record, err := o.Encode()
-		if err != nil { // cannot happen for a record built here; keep the delivery
-			d.log.Error().Err(err).Str("event_id", o.EventID).Msg("cannot encode outcome")
+		act = func() {
 			if err := ev.msg.Ack(); err != nil {
 				d.log.Warn().Err(err).Str("event_id", ev.eventID).Msg("ack failed; the event may be delivered again")
 			}
-			return false
 		}
-		d.recorder.add(delivered{msg: ev.msg, eventID: o.EventID, record: record, stop: stop,
-			subject: d.cfg.Streams.OutcomeSubject(o.OrgID, o.Source, o.EventID)})
-		return true
 	case retry.ActionRetry:
-		d.recordOutcome(ctx, d.outcome(ctx, ev, req, res, dec, envelope.StateRetrying))
-		if err := ev.msg.NakWithDelay(dec.Delay); err != nil {
-			d.log.Warn().Err(err).Str("event_id", ev.eventID).Msg("nak failed; the server redelivers after AckWait")
+		act = func() {
+			if err := ev.msg.NakWithDelay(dec.Delay); err != nil {
+				d.log.Warn().Err(err).Str("event_id", ev.eventID).Msg("nak failed; the server redelivers after AckWait")
+			}
 		}
 	default: // retry.ActionDeadLetter
-		out := d.outcome(ctx, ev, req, res, dec, envelope.StateUndelivered)
-		if err := d.deadLetter(ctx, ev, out); err != nil {
+		if err := d.deadLetter(ctx, ev, failureRecord(rec, res)); err != nil {
 			// Never Term what is not safely in the undelivered stream.
 			d.log.Error().Err(err).Str("event_id", ev.eventID).Dur("retry_in", d.cfg.DeadLetterRetryDelay).
 				Msg("cannot write to the undelivered stream; keeping the event")
 			_ = ev.msg.NakWithDelay(d.cfg.DeadLetterRetryDelay)
 			return false
 		}
-		d.recordOutcome(ctx, out)
-		if err := ev.msg.TermWithReason(truncate(dec.Reason, 256)); err != nil {
-			d.log.Warn().Err(err).Str("event_id", ev.eventID).Msg("term failed; the redelivery will find the event already dead-lettered")
+		act = func() {
+			if err := ev.msg.TermWithReason(truncate(dec.Reason, 256)); err != nil {
+				d.log.Warn().Err(err).Str("event_id", ev.eventID).Msg("term failed; the redelivery will find the event already dead-lettered")
+			}
 		}
 	}
-	return false
+	data, err := rec.Encode()
+	if err != nil { // cannot happen for a record built here; keep the decision
+		d.log.Error().Err(err).Str("event_id", ev.eventID).Msg("cannot encode the attempt record")
+		act()
+		return false
+	}
+	msg := nats.NewMsg(d.cfg.Streams.AttemptSubject(rec.OrgID, rec.Source))
+	msg.Data = data
+	msg.Header.Set(nats.MsgIdHdr, rec.EventID+":"+strconv.Itoa(rec.Replay)+":"+strconv.Itoa(rec.Attempt))
+	msg.Header.Set(envelope.HeaderRecordEventID, rec.EventID)
+	d.recorder.add(finished{msg: ev.msg, eventID: ev.eventID, record: msg, act: act, stop: stop})
+	return true
 }
 
-// outcome builds the event's record. For a later attempt it reads the
-// previous record to keep the first attempt's time (and, when this delivery
-// sent nothing, the last response seen).
-func (d *Deliverer) outcome(ctx context.Context, ev event, req *envelope.Request, res result, dec retry.Decision, state string) *envelope.Outcome {
-	o := &envelope.Outcome{
-		V: 1, EventID: ev.eventID, OrgID: ev.orgID, Source: envelope.Source(ev.source),
-		State: state, Final: state != envelope.StateRetrying, Success: state == envelope.StateDelivered,
-		Attempts: ev.attempt, StatusCode: res.outcome.StatusCode, ResponseExcerpt: res.excerpt,
-		QueuedAt: ev.meta.Timestamp.UTC(), Replay: ev.replay,
+// attemptRecord builds the record of this delivery of the message. Its
+// block columns (workflow runs) come from this attempt alone: a final
+// attempt that sent nothing (an open circuit, attempts already spent)
+// records status 0 and no response.
+func (d *Deliverer) attemptRecord(ev event, req *envelope.Request, res result, dec retry.Decision) *envelope.AttemptRecord {
+	now := d.cfg.Now()
+	started := res.sentAt
+	if started.IsZero() {
+		started = now
 	}
-	if state != envelope.StateDelivered {
-		o.Error = dec.Reason
+	r := &envelope.AttemptRecord{
+		V: 1, EventID: ev.eventID, OrgID: ev.orgID, Source: envelope.Source(ev.source), Host: ev.host,
+		Replay: ev.replay, Attempt: ev.attempt, QueuedAt: ev.meta.Timestamp.UTC(),
+		StartedAt: started.UTC(), FinishedAt: started.Add(res.duration).UTC(),
+		DurationMS: float64(res.duration.Microseconds()) / 1000, Sent: res.sent,
+		StatusCode: res.outcome.StatusCode, ResponseExcerpt: res.excerpt,
 	}
 	if req != nil {
-		o.EventID, o.OrgID, o.Source, o.EventType, o.Host = req.EventID, req.OrgID, req.Source, req.EventType, ev.host
+		r.EventType = req.EventType
 		if req.Job != nil {
-			o.TaskID = req.Job.TaskID
+			r.TaskID = req.Job.TaskID
 		}
 		if req.Workflow != nil {
-			o.RunID, o.WorkflowID = req.Workflow.RunID, req.Workflow.WorkflowID
+			r.RunID, r.WorkflowID = req.Workflow.RunID, req.Workflow.WorkflowID
 		}
+	}
+	switch dec.Action {
+	case retry.ActionDeliver:
+		r.Decision = envelope.DecisionDelivered
+	case retry.ActionRetry:
+		r.Decision = envelope.DecisionRetry
+		r.RetryDelayMS = dec.Delay.Milliseconds()
+		next := now.Add(dec.Delay).UTC()
+		r.NextAttemptAt = &next
+	default:
+		r.Decision = envelope.DecisionUndelivered
+	}
+	if dec.Action != retry.ActionDeliver {
+		r.ErrorClass, r.Error = res.outcome.Kind.String(), dec.Reason
+	}
+	r.State = envelope.StateOf(r.Decision)
+	r.Final = r.State != envelope.StateRetrying
+	r.SetBlockColumns()
+	return r
+}
+
+// failureRecord is the failure record an undelivered event carries, made
+// from its last attempt's record. The first attempt's time is known only
+// when the event failed at its first attempt; the delivery log has it for
+// every event.
+func failureRecord(rec *envelope.AttemptRecord, res result) *envelope.Outcome {
+	o := &envelope.Outcome{
+		V: 1, EventID: rec.EventID, OrgID: rec.OrgID, Source: rec.Source, EventType: rec.EventType,
+		TaskID: rec.TaskID, RunID: rec.RunID, WorkflowID: rec.WorkflowID, Host: rec.Host,
+		State: envelope.StateUndelivered, Final: true, Attempts: rec.Attempt,
+		StatusCode: rec.StatusCode, ResponseExcerpt: rec.ResponseExcerpt, Error: rec.Error,
+		QueuedAt: rec.QueuedAt, Replay: rec.Replay,
 	}
 	if !res.sentAt.IsZero() {
-		o.FirstAttemptAt, o.LastAttemptAt = res.sentAt.UTC(), res.sentAt.UTC()
-	}
-	if ev.attempt > 1 {
-		if prev := d.previousOutcome(ctx, o); prev != nil && prev.Replay == o.Replay {
-			if !prev.FirstAttemptAt.IsZero() {
-				o.FirstAttemptAt = prev.FirstAttemptAt
-			}
-			if res.sentAt.IsZero() {
-				o.LastAttemptAt, o.StatusCode, o.ResponseExcerpt = prev.LastAttemptAt, prev.StatusCode, prev.ResponseExcerpt
-				o.Attempts = prev.Attempts
-			}
+		o.LastAttemptAt = rec.StartedAt
+		if rec.Attempt == 1 {
+			o.FirstAttemptAt = rec.StartedAt
 		}
-	}
-	if state == envelope.StateRetrying {
-		next := d.cfg.Now().Add(dec.Delay).UTC()
-		o.NextAttemptAt = &next
 	}
 	o.SetBlockColumns()
 	return o
 }
 
-// previousOutcome returns the event's latest record, or nil.
-func (d *Deliverer) previousOutcome(ctx context.Context, o *envelope.Outcome) *envelope.Outcome {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	raw, err := d.outcomes.GetLastMsgForSubject(ctx, d.cfg.Streams.OutcomeSubject(o.OrgID, o.Source, o.EventID))
-	if err != nil {
-		return nil
-	}
-	prev, err := envelope.DecodeOutcome(raw.Data)
-	if err != nil {
-		return nil
-	}
-	return prev
-}
-
-// recordOutcome writes the event's record (writeOutcome).
-func (d *Deliverer) recordOutcome(ctx context.Context, o *envelope.Outcome) {
-	data, err := o.Encode()
-	if err != nil {
-		d.log.Error().Err(err).Str("event_id", o.EventID).Msg("cannot encode outcome")
-		return
-	}
-	d.writeOutcome(ctx, d.cfg.Streams.OutcomeSubject(o.OrgID, o.Source, o.EventID), data, o.EventID, o.State)
-}
-
-// writeOutcome publishes a record and waits for the server's ack,
-// retrying for up to Config.OutcomeRecordBudget. Failing to record does not undo
-// or repeat the delivery; it is logged and counted.
-func (d *Deliverer) writeOutcome(ctx context.Context, subject string, data []byte, eventID, state string) {
+// writeRecord publishes an attempt record and waits for the server's ack,
+// retrying for up to Config.OutcomeRecordBudget. Failing to record does
+// not undo or repeat the attempt; it is logged and counted.
+func (d *Deliverer) writeRecord(ctx context.Context, msg *nats.Msg, eventID string) {
 	var err error
 	deadline := time.Now().Add(d.cfg.OutcomeRecordBudget)
 	for try := 1; ; try++ {
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		_, err = d.js.Publish(pctx, subject, data)
+		_, err = d.js.PublishMsg(pctx, msg)
 		cancel()
 		if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
 			break
@@ -149,8 +158,8 @@ func (d *Deliverer) writeOutcome(ctx context.Context, subject string, data []byt
 		sleep(ctx, min(time.Duration(try)*200*time.Millisecond, 2*time.Second))
 	}
 	if err != nil {
-		d.metrics.OutcomeError()
-		d.log.Error().Err(err).Str("event_id", eventID).Str("state", state).Msg("cannot record outcome")
+		d.metrics.RecordError()
+		d.log.Error().Err(err).Str("event_id", eventID).Msg("cannot record the attempt")
 	}
 }
 

@@ -36,7 +36,7 @@ type event struct {
 // exactly one of Ack, NakWithDelay, or dead-letter then Term. A panic is
 // contained here and the message retried: no input can take the process
 // down. It reports whether the message went to the recorder, which then
-// acks it and releases its worker slot.
+// acts on it and releases its worker slot.
 func (d *Deliverer) handle(ctx context.Context, msg jetstream.Msg) (handedOff bool) {
 	defer func() {
 		if r := recover(); r != nil {

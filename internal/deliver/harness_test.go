@@ -120,13 +120,13 @@ func (h *harness) startOn(js jetstream.JetStream, cfg Config, secrets SecretSour
 
 // outcome returns the latest outcome of an event, or nil.
 func (h *harness) outcome(ctx context.Context, orgID string, source envelope.Source, eventID string) *envelope.Outcome {
-	return jstest.Outcome(ctx, h.t, h.res.Outcomes, h.streams.OutcomeSubject(orgID, source, eventID))
+	return jstest.Outcome(ctx, h.t, h.js, h.streams, orgID, eventID)
 }
 
 // finalOutcome waits up to within for an event's final outcome.
 func (h *harness) finalOutcome(orgID string, source envelope.Source, eventID string, within time.Duration) *envelope.Outcome {
 	h.t.Helper()
-	return jstest.FinalOutcome(h.t, h.res.Outcomes, h.streams.OutcomeSubject(orgID, source, eventID), within)
+	return jstest.FinalOutcome(h.t, h.js, h.streams, orgID, eventID, within)
 }
 
 // undelivered returns the dead-letter message of an event, or nil.
@@ -220,4 +220,17 @@ func splitPort(addr string) (string, string) {
 // contextWithCancel is context.WithCancel, named for readability in tests.
 func contextWithCancel(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithCancel(ctx)
+}
+
+// finalCount returns how many of ids have a delivered final state on the
+// attempt stream (one read of the whole stream).
+func (h *harness) finalCount(ctx context.Context, ids []string) int {
+	all := jstest.AllRecords(ctx, h.t, h.js, h.streams)
+	n := 0
+	for _, id := range ids {
+		if o := envelope.OutcomeOf(all[id]); o != nil && o.Success {
+			n++
+		}
+	}
+	return n
 }

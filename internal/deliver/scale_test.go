@@ -119,12 +119,7 @@ func TestKillingADelivererLosesNothing(t *testing.T) {
 	kill()
 
 	ctx := jstest.Context(t, 60*time.Second)
-	for _, id := range ids {
-		o := h.finalOutcome("org_1", envelope.SourceJob, id, 30*time.Second)
-		if !o.Success {
-			t.Fatalf("event %s: %+v", id, o)
-		}
-	}
+	jstest.Eventually(t, 30*time.Second, func() bool { return h.finalCount(ctx, ids) == n }, "every event delivered")
 	jstest.Eventually(t, 10*time.Second, func() bool { return h.pending(ctx) == 0 }, "WEBHOOKS drained")
 	l := newLedger()
 	for _, r := range rc.requests() {

@@ -2,6 +2,7 @@ package jstest
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"testing"
 	"time"
@@ -9,48 +10,61 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/sixtyfour-oss/webhooks/internal/attemptlog"
 	"github.com/sixtyfour-oss/webhooks/internal/streams"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 )
 
-// Outcome returns the latest outcome record on subject of the outcomes
-// stream, or nil when there is none yet. A record that does not decode
-// fails the test.
-func Outcome(ctx context.Context, t testing.TB, outcomes jetstream.Stream, subject string) *envelope.Outcome {
+// Outcome returns the event's current state folded from its records on
+// the attempt stream, or nil when there is none yet. A record that does
+// not decode fails the test.
+func Outcome(ctx context.Context, t testing.TB, js jetstream.JetStream, sc streams.Config, orgID, eventID string) *envelope.Outcome {
 	t.Helper()
-	raw, err := outcomes.GetLastMsgForSubject(ctx, subject)
+	o, err := attemptlog.Latest(ctx, js, sc, attemptlog.Event{OrgID: orgID, EventID: eventID})
 	if err != nil {
-		return nil
-	}
-	o, err := envelope.DecodeOutcome(raw.Data)
-	if err != nil {
-		t.Errorf("outcome on %s: %v", subject, err)
+		if ctx.Err() == nil {
+			t.Errorf("attempt records of %s: %v", eventID, err)
+		}
 		return nil
 	}
 	return o
 }
 
-// FinalOutcome waits up to within for a final outcome record on subject.
-func FinalOutcome(t testing.TB, outcomes jetstream.Stream, subject string, within time.Duration) *envelope.Outcome {
+// FinalOutcome waits up to within for the event's state to be final.
+func FinalOutcome(t testing.TB, js jetstream.JetStream, sc streams.Config, orgID, eventID string, within time.Duration) *envelope.Outcome {
 	t.Helper()
 	ctx := Context(t, within+time.Second)
 	var o *envelope.Outcome
 	Eventually(t, within, func() bool {
-		o = Outcome(ctx, t, outcomes, subject)
+		o = Outcome(ctx, t, js, sc, orgID, eventID)
 		return o != nil && o.Final
-	}, "final outcome on %s", subject)
+	}, "final outcome of %s", eventID)
 	return o
 }
 
-// WriteOutcome stores o on its outcome subject, as the deliverer records it.
-func WriteOutcome(ctx context.Context, t testing.TB, js jetstream.JetStream, sc streams.Config, o *envelope.Outcome) {
+// Records returns the event's attempt records on the attempt stream.
+func Records(ctx context.Context, t testing.TB, js jetstream.JetStream, sc streams.Config, orgID, eventID string) []*envelope.AttemptRecord {
 	t.Helper()
-	data, err := o.Encode()
+	recs, err := attemptlog.Read(ctx, js, sc, attemptlog.Event{OrgID: orgID, EventID: eventID})
+	if err != nil {
+		t.Fatalf("attempt records of %s: %v", eventID, err)
+	}
+	return recs
+}
+
+// WriteAttempt publishes r on the attempt stream, as the deliverer does.
+func WriteAttempt(ctx context.Context, t testing.TB, js jetstream.JetStream, sc streams.Config, r *envelope.AttemptRecord) {
+	t.Helper()
+	data, err := r.Encode()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := js.Publish(ctx, sc.WithDefaults().OutcomeSubject(o.OrgID, o.Source, o.EventID), data); err != nil {
-		t.Fatalf("record outcome of %s: %v", o.EventID, err)
+	msg := nats.NewMsg(sc.WithDefaults().AttemptSubject(r.OrgID, r.Source))
+	msg.Data = data
+	msg.Header.Set(envelope.HeaderRecordEventID, r.EventID)
+	msg.Header.Set(nats.MsgIdHdr, r.EventID+":"+strconv.Itoa(r.Replay)+":"+strconv.Itoa(r.Attempt))
+	if _, err := js.PublishMsg(ctx, msg); err != nil {
+		t.Fatalf("record attempt of %s: %v", r.EventID, err)
 	}
 }
 
@@ -70,4 +84,36 @@ func WriteUndelivered(ctx context.Context, t testing.TB, js jetstream.JetStream,
 	if _, err := js.PublishMsg(ctx, msg); err != nil {
 		t.Fatalf("dead-letter %s: %v", failure.EventID, err)
 	}
+}
+
+// AllRecords returns every record on the attempt stream, by event id, each
+// event's records in stream order. A record that does not decode fails
+// the test.
+func AllRecords(ctx context.Context, t testing.TB, js jetstream.JetStream, sc streams.Config) map[string][]*envelope.AttemptRecord {
+	t.Helper()
+	sc = sc.WithDefaults()
+	out := map[string][]*envelope.AttemptRecord{}
+	stream, err := js.Stream(ctx, sc.AttemptsStream)
+	if err != nil {
+		t.Fatalf("open %s: %v", sc.AttemptsStream, err)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		t.Fatalf("info %s: %v", sc.AttemptsStream, err)
+	}
+	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
+		raw, err := stream.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("read %s #%d: %v", sc.AttemptsStream, seq, err)
+		}
+		r, err := envelope.DecodeAttemptRecord(raw.Data)
+		if err != nil {
+			t.Fatalf("%s #%d: %v", sc.AttemptsStream, seq, err)
+		}
+		out[r.EventID] = append(out[r.EventID], r)
+	}
+	return out
 }

@@ -14,14 +14,14 @@ const Namespace = "webhooks"
 
 // Deliverer holds the deliverer's series.
 type Deliverer struct {
-	deliveries    *prometheus.CounterVec
-	attempts      *prometheus.HistogramVec
-	inFlight      prometheus.Gauge
-	waiting       prometheus.Gauge
-	outcomeErrors prometheus.Counter
-	circuits      *prometheus.CounterVec
-	circuitsOpen  prometheus.Gauge
-	watchdog      prometheus.Counter
+	deliveries   *prometheus.CounterVec
+	attempts     *prometheus.HistogramVec
+	inFlight     prometheus.Gauge
+	waiting      prometheus.Gauge
+	recordErrors prometheus.Counter
+	circuits     *prometheus.CounterVec
+	circuitsOpen prometheus.Gauge
+	watchdog     prometheus.Counter
 }
 
 // NewDeliverer creates the deliverer's series and registers them on reg.
@@ -44,9 +44,9 @@ func NewDeliverer(reg prometheus.Registerer) *Deliverer {
 			Namespace: Namespace, Name: "attempts_waiting_for_host",
 			Help: "Messages waiting because their destination host is at its concurrency limit.",
 		}),
-		outcomeErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: Namespace, Name: "outcome_record_errors_total",
-			Help: "Outcome records that could not be written to the outcomes stream.",
+		recordErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "attempt_record_errors_total",
+			Help: "Attempt records that could not be written to the attempt stream (WEBHOOKS_ATTEMPTS) within the record budget.",
 		}),
 	}
 	m.circuits = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -61,7 +61,7 @@ func NewDeliverer(reg prometheus.Registerer) *Deliverer {
 		Namespace: Namespace, Name: "pull_restarts_total",
 		Help: "Times the no-progress watchdog re-created the pull (messages pending, workers free, nothing received).",
 	})
-	reg.MustRegister(m.deliveries, m.attempts, m.inFlight, m.waiting, m.outcomeErrors, m.circuits, m.circuitsOpen, m.watchdog)
+	reg.MustRegister(m.deliveries, m.attempts, m.inFlight, m.waiting, m.recordErrors, m.circuits, m.circuitsOpen, m.watchdog)
 	// Every label value exists from the start, at zero, so that dashboards
 	// and alerts see the series before the first event of each kind.
 	for _, outcome := range []string{"delivered", "retry", "dead_letter"} {
@@ -108,10 +108,10 @@ func (m *Deliverer) Waiting(delta float64) {
 	}
 }
 
-// OutcomeError counts an outcome record that could not be written.
-func (m *Deliverer) OutcomeError() {
+// RecordError counts an attempt record that could not be written.
+func (m *Deliverer) RecordError() {
 	if m != nil {
-		m.outcomeErrors.Inc()
+		m.recordErrors.Inc()
 	}
 }
 

@@ -111,7 +111,7 @@ func RunDeliverer(ctx context.Context, s DelivererSettings, conn *natsconn.Conn,
 	}
 	opsCtx, stopOps := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopOps()
-	if err := ServeOps(opsCtx, s.OpsAddr, OpsHandler(reg, checks, nil), log); err != nil {
+	if err := ServeOps(opsCtx, s.OpsAddr, OpsHandler(reg, checks, nil, nil), log); err != nil {
 		return fmt.Errorf("DELIVERER_OPS_ADDR: %w", err)
 	}
 	return d.Run(ctx)

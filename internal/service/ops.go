@@ -17,6 +17,10 @@ import (
 // Check is one readiness condition: nil when satisfied, else why not.
 type Check func() error
 
+// Detail returns lines that /readyz adds to its answer, ready or not
+// (such as the log writer's lag).
+type Detail func() string
+
 // NewRegistry returns a registry with the Go runtime and process series.
 func NewRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
@@ -27,21 +31,26 @@ func NewRegistry() *prometheus.Registry {
 // OpsHandler serves the operational endpoints of a process:
 // GET /metrics (Prometheus), GET /healthz (200 while the process runs) and
 // GET /readyz (200 when every check passes, else 503 naming the first
-// failing one). extra, if not nil, serves every other path.
-func OpsHandler(reg *prometheus.Registry, checks []Check, extra http.Handler) http.Handler {
+// failing one, followed by detail's lines when detail is set). extra, if
+// not nil, serves every other path.
+func OpsHandler(reg *prometheus.Registry, checks []Check, detail Detail, extra http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		more := ""
+		if detail != nil {
+			more = detail()
+		}
 		for _, check := range checks {
 			if err := check(); err != nil {
-				http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+				http.Error(w, "not ready: "+err.Error()+"\n"+more, http.StatusServiceUnavailable)
 				return
 			}
 		}
-		w.Write([]byte("ready\n"))
+		w.Write([]byte("ready\n" + more))
 	})
 	if extra != nil {
 		mux.Handle("/", extra)

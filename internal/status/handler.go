@@ -7,6 +7,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sixtyfour-oss/webhooks/internal/httpapi"
+	"github.com/sixtyfour-oss/webhooks/internal/logstore"
 	"github.com/sixtyfour-oss/webhooks/internal/streams"
 )
 
@@ -25,10 +26,8 @@ const Path = "/v1/status"
 //	  503 {"error": "unavailable", "message": "..."}     JetStream could not be read; retry
 //
 // It does not authenticate: mount it behind the caller's authentication
-// (the publisher's bearer token). A lookup by task or run id reads every
-// outcome of that source (see the package documentation); the request's
-// context bounds it.
-func Handler(js jetstream.JetStream, sc streams.Config) http.Handler {
+// (the publisher's bearer token). The request's context bounds the lookup.
+func Handler(store logstore.Store, js jetstream.JetStream, sc streams.Config) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != Path {
 			httpapi.WriteError(w, http.StatusNotFound, "not_found", "no such endpoint; use GET "+Path)
@@ -44,7 +43,7 @@ func Handler(js jetstream.JetStream, sc streams.Config) http.Handler {
 			httpapi.WriteError(w, http.StatusBadRequest, "invalid_request", err.Error())
 			return
 		}
-		out, err := Lookup(r.Context(), js, sc, q)
+		out, err := Lookup(r.Context(), store, js, sc, q)
 		switch {
 		case err == nil:
 			httpapi.WriteJSON(w, http.StatusOK, out)

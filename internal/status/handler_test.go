@@ -14,7 +14,7 @@ import (
 func TestHandler(t *testing.T) {
 	e := newEnv(t)
 	o := e.record(e.outcome("org_a", "task_1", "", envelope.StateUndelivered), true)
-	h := Handler(e.js, e.sc)
+	h := Handler(e.store, e.js, e.sc)
 
 	for _, tc := range []struct {
 		name, method, target string

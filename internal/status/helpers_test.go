@@ -2,22 +2,27 @@ package status
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sixtyfour-oss/webhooks/internal/jstest"
+	"github.com/sixtyfour-oss/webhooks/internal/logstore"
+	"github.com/sixtyfour-oss/webhooks/internal/logstore/sqlitestore"
+	"github.com/sixtyfour-oss/webhooks/internal/logwriter"
 	"github.com/sixtyfour-oss/webhooks/internal/streams"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 )
 
 type env struct {
-	t   *testing.T
-	ctx context.Context
-	js  jetstream.JetStream
-	sc  streams.Config
-	n   int // events made so far; orders their QueuedAt
+	t     *testing.T
+	ctx   context.Context
+	js    jetstream.JetStream
+	sc    streams.Config
+	store logstore.Store
+	n     int // events made so far; orders their QueuedAt
 }
 
 func newEnv(t *testing.T) *env {
@@ -29,7 +34,12 @@ func newEnv(t *testing.T) *env {
 	if _, err := streams.Ensure(ctx, js, sc); err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, ctx: ctx, js: js, sc: sc}
+	store, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "log.db"), logstore.Options{Retention: 100 * 365 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return &env{t: t, ctx: ctx, js: js, sc: sc, store: store}
 }
 
 // outcome returns a record as the deliverer writes it: a job event when
@@ -56,11 +66,19 @@ func (e *env) outcome(org, taskID, runID, state string) *envelope.Outcome {
 	return o
 }
 
-// record writes the outcome, and for an undelivered one the dead letter too.
-func (e *env) record(o *envelope.Outcome, withOutcome bool) *envelope.Outcome {
+// record writes the event's last attempt to the delivery log (when
+// inLog), and for an undelivered one the dead letter too.
+func (e *env) record(o *envelope.Outcome, inLog bool) *envelope.Outcome {
 	e.t.Helper()
-	if withOutcome {
-		jstest.WriteOutcome(e.ctx, e.t, e.js, e.sc, o)
+	if inLog {
+		r, err := logwriter.RecordFromOutcome(o)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		r.StartedAt = o.FirstAttemptAt
+		if err := e.store.Write(e.ctx, []*envelope.AttemptRecord{r}); err != nil {
+			e.t.Fatal(err)
+		}
 	}
 	if o.State == envelope.StateUndelivered {
 		jstest.WriteUndelivered(e.ctx, e.t, e.js, e.sc, []byte(`{"v":1}`), o)

@@ -27,7 +27,7 @@ func TestLookupByEventID(t *testing.T) {
 		{"with its org", Query{EventID: failed.EventID, OrgID: "org_b"}, failed, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := Lookup(e.ctx, e.js, e.sc, tc.q)
+			got, err := Lookup(e.ctx, e.store, e.js, e.sc, tc.q)
 			if err != nil || len(got) != 1 {
 				t.Fatalf("Lookup = %+v, %v; want one status", got, err)
 			}
@@ -50,7 +50,7 @@ func TestLookupByEventID(t *testing.T) {
 		"other org":                   {EventID: delivered.EventID, OrgID: "org_b"},
 		"other org, undelivered only": {EventID: noRecord.EventID, OrgID: "org_a"},
 	} {
-		if _, err := Lookup(e.ctx, e.js, e.sc, q); !errors.Is(err, ErrNotFound) {
+		if _, err := Lookup(e.ctx, e.store, e.js, e.sc, q); !errors.Is(err, ErrNotFound) {
 			t.Errorf("%s: error = %v, want ErrNotFound", name, err)
 		}
 	}
@@ -78,7 +78,7 @@ func TestLookupByTaskAndRunID(t *testing.T) {
 		{"a run id is not a task id", Query{TaskID: "run_1"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := Lookup(e.ctx, e.js, e.sc, tc.q)
+			got, err := Lookup(e.ctx, e.store, e.js, e.sc, tc.q)
 			if tc.want == nil {
 				if !errors.Is(err, ErrNotFound) {
 					t.Errorf("Lookup = %+v, %v; want ErrNotFound", got, err)
@@ -116,7 +116,7 @@ func TestLookupInvalidQuery(t *testing.T) {
 		"bad org":            {TaskID: "t", OrgID: "org.>"},
 		"long task id":       {TaskID: string(long)},
 	} {
-		if _, err := Lookup(e.ctx, e.js, e.sc, q); !errors.Is(err, ErrInvalidQuery) {
+		if _, err := Lookup(e.ctx, e.store, e.js, e.sc, q); !errors.Is(err, ErrInvalidQuery) {
 			t.Errorf("%s: error = %v, want ErrInvalidQuery", name, err)
 		}
 	}

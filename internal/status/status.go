@@ -1,14 +1,12 @@
 // Package status answers "what happened to this webhook?": the delivery
 // status of an event, looked up by event id, task id or run id, from the
-// outcome records on WEBHOOKS_OUTCOMES and the WEBHOOKS_UNDELIVERED stream.
+// delivery log (internal/logstore) and the WEBHOOKS_UNDELIVERED stream.
 // It serves operators (cmd/webhooksctl) and upstream services (Handler, an
 // HTTP endpoint mounted behind the publisher's bearer token).
 //
-// A lookup by event id is one or two direct reads. A lookup by task id or
-// run id has no index: it reads the latest outcome of every event of the
-// matching source (optionally of one organization) and keeps the matches,
-// so it costs O(outcomes kept), which is fine for operator use and for
-// occasional upstream queries, not for a hot path.
+// Every lookup is an indexed query of the log plus one direct read of the
+// undelivered stream per event found. The log is written by the log writer,
+// usually well under a second after each attempt.
 //
 // This package only reads; it never changes a stream and reads no
 // environment.
@@ -22,6 +20,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/sixtyfour-oss/webhooks/internal/logstore"
 	"github.com/sixtyfour-oss/webhooks/internal/streams"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 )
@@ -87,7 +86,19 @@ type Status struct {
 	Replay int `json:"replay"`
 }
 
-// fromOutcome builds a Status from an outcome record.
+// fromDelivery builds a Status from a round of the delivery log.
+func fromDelivery(d logstore.Delivery) Status {
+	s := Status{
+		EventID: d.EventID, OrgID: d.OrgID, Source: string(d.Source), EventType: d.EventType,
+		TaskID: d.TaskID, RunID: d.RunID, Host: d.Host, State: d.State, Final: d.Final,
+		Success: d.State == envelope.StateDelivered, Attempts: d.Attempts, LastStatusCode: d.StatusCode,
+		ResponseExcerpt: d.ResponseExcerpt, LastError: d.Error, QueuedAt: d.QueuedAt,
+		FirstAttemptAt: d.FirstAttemptAt, LastAttemptAt: d.LastAttemptAt, NextAttemptAt: d.NextAttemptAt, Replay: d.Replay,
+	}
+	return s
+}
+
+// fromOutcome builds a Status from a failure record.
 func fromOutcome(o *envelope.Outcome) Status {
 	return Status{
 		EventID: o.EventID, OrgID: o.OrgID, Source: string(o.Source), EventType: o.EventType,
@@ -121,24 +132,19 @@ func (q Query) validate() error {
 	return nil
 }
 
-// Lookup returns the status of the events q selects, oldest first. Errors
-// wrap ErrInvalidQuery, ErrNotFound (nothing matched) or the JetStream
-// error.
-func Lookup(ctx context.Context, js jetstream.JetStream, sc streams.Config, q Query) ([]Status, error) {
+// Lookup returns the status of the events q selects, oldest first, from
+// the delivery log (store) and the undelivered stream. Errors wrap
+// ErrInvalidQuery, ErrNotFound (nothing matched), or the store's or
+// JetStream's error.
+func Lookup(ctx context.Context, store logstore.Store, js jetstream.JetStream, sc streams.Config, q Query) ([]Status, error) {
 	if err := q.validate(); err != nil {
 		return nil, err
 	}
-	sc = sc.WithDefaults()
-	l, err := newLookup(ctx, js, sc)
+	l, err := newLookup(ctx, store, js, sc.WithDefaults())
 	if err != nil {
 		return nil, err
 	}
-	var out []Status
-	if q.EventID != "" {
-		out, err = l.byEvent(ctx, q.OrgID, q.EventID)
-	} else {
-		out, err = l.scan(ctx, q)
-	}
+	out, err := l.find(ctx, q)
 	if err != nil {
 		return nil, err
 	}

@@ -47,21 +47,38 @@ func (c Config) UndeliveredStreamConfig() jetstream.StreamConfig {
 	}
 }
 
-// OutcomesStreamConfig is WEBHOOKS_OUTCOMES: one subject per event keeping
-// only its latest record, so the status of an event is a direct lookup.
-func (c Config) OutcomesStreamConfig() jetstream.StreamConfig {
+// AttemptsStreamConfig is WEBHOOKS_ATTEMPTS: the attempt records, one
+// subject per organization and source, kept AttemptsMaxAge (the log store
+// is the record; the stream is the buffer between the deliverers and the
+// log writers). Nats-Msg-Id (event:replay:attempt) drops a record
+// published twice within the dedupe window.
+func (c Config) AttemptsStreamConfig() jetstream.StreamConfig {
 	return jetstream.StreamConfig{
-		Name:              c.OutcomesStream,
-		Description:       "Latest delivery outcome of each webhook event",
-		Subjects:          []string{c.SubjectPrefix + ".outcome.>"},
-		Retention:         jetstream.LimitsPolicy,
-		Storage:           jetstream.FileStorage,
-		Discard:           jetstream.DiscardOld,
-		MaxMsgsPerSubject: 1,
-		MaxAge:            c.OutcomesMaxAge,
-		Replicas:          c.Replicas,
-		Duplicates:        c.DuplicateWindow,
-		AllowDirect:       true,
+		Name:        c.AttemptsStream,
+		Description: "Webhook attempt records, until the log writer stores them",
+		Subjects:    []string{c.SubjectPrefix + ".attempt.>"},
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     jetstream.FileStorage,
+		Discard:     jetstream.DiscardOld,
+		MaxAge:      c.AttemptsMaxAge,
+		Replicas:    c.Replicas,
+		Duplicates:  c.DuplicateWindow,
+	}
+}
+
+// LogConsumerConfig is the durable pull consumer shared by the log
+// writers. It exists from the first Ensure, so records published before
+// any writer runs are kept for it.
+func (c Config) LogConsumerConfig() jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       c.LogConsumer,
+		Description:   "Delivery log writers",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       c.AckWait,
+		MaxDeliver:    -1,
+		MaxAckPending: c.MaxAckPending,
+		Replicas:      c.Replicas,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
 	}
 }
 
@@ -128,7 +145,8 @@ func (c Config) ResultsBucketConfig() jetstream.ObjectStoreConfig {
 type Resources struct {
 	Deliver     jetstream.Stream
 	Undelivered jetstream.Stream
-	Outcomes    jetstream.Stream
+	Attempts    jetstream.Stream
+	LogConsumer jetstream.Consumer
 	Consumer    jetstream.Consumer
 	Waiter      jetstream.Consumer
 	Secrets     jetstream.KeyValue
@@ -153,8 +171,11 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c Config) (*Resources, 
 	if r.Undelivered, err = js.CreateOrUpdateStream(ctx, c.UndeliveredStreamConfig()); err != nil {
 		return nil, fmt.Errorf("streams: ensure %s: %w", c.UndeliveredStream, err)
 	}
-	if r.Outcomes, err = js.CreateOrUpdateStream(ctx, c.OutcomesStreamConfig()); err != nil {
-		return nil, fmt.Errorf("streams: ensure %s: %w", c.OutcomesStream, err)
+	if r.Attempts, err = js.CreateOrUpdateStream(ctx, c.AttemptsStreamConfig()); err != nil {
+		return nil, fmt.Errorf("streams: ensure %s: %w", c.AttemptsStream, err)
+	}
+	if r.LogConsumer, err = r.Attempts.CreateOrUpdateConsumer(ctx, c.LogConsumerConfig()); err != nil {
+		return nil, fmt.Errorf("streams: ensure consumer %s: %w", c.LogConsumer, err)
 	}
 	if r.Consumer, err = r.Deliver.CreateOrUpdateConsumer(ctx, c.ConsumerConfig()); err != nil {
 		return nil, fmt.Errorf("streams: ensure consumer %s: %w", c.Consumer, err)

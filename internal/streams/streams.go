@@ -19,7 +19,14 @@ const (
 	// DefaultUndeliveredStream holds events whose attempts are exhausted or
 	// that failed terminally.
 	DefaultUndeliveredStream = "WEBHOOKS_UNDELIVERED"
-	// DefaultOutcomesStream holds the latest outcome of each event.
+	// DefaultAttemptsStream holds the attempt records the deliverers
+	// publish, until the log writer has stored them (a short buffer).
+	DefaultAttemptsStream = "WEBHOOKS_ATTEMPTS"
+	// DefaultLogConsumer is the durable consumer of the log writers on the
+	// attempt stream.
+	DefaultLogConsumer = "log-writer"
+	// DefaultOutcomesStream held the latest outcome of each event before the
+	// delivery log; it is only read, once, to import its records.
 	DefaultOutcomesStream = "WEBHOOKS_OUTCOMES"
 	// DefaultSecretsBucket is the KV bucket of organization signing secrets.
 	DefaultSecretsBucket = "WEBHOOKS_SECRETS"
@@ -41,9 +48,10 @@ const (
 	DefaultDuplicateWindow = 2 * time.Minute
 	// DefaultUndeliveredMaxAge is how long undelivered events are kept.
 	DefaultUndeliveredMaxAge = 14 * 24 * time.Hour
-	// DefaultOutcomesMaxAge is how long outcomes are kept: at least the
-	// undelivered retention, so every undelivered event has its status.
-	DefaultOutcomesMaxAge = 14 * 24 * time.Hour
+	// DefaultAttemptsMaxAge is how long attempt records stay on the attempt
+	// stream: the log store is the record, the stream only a buffer that
+	// outlasts a log-store outage.
+	DefaultAttemptsMaxAge = 24 * time.Hour
 	// DefaultMaxMsgSize bounds one delivery request on WEBHOOKS, in bytes.
 	DefaultMaxMsgSize = 1 << 20
 	// DefaultAckWait is how long the server waits for an ack (or an
@@ -65,7 +73,12 @@ type Config struct {
 	DeliverStream string
 	// UndeliveredStream is the dead-letter stream. Defaults to DefaultUndeliveredStream.
 	UndeliveredStream string
-	// OutcomesStream is the outcome stream. Defaults to DefaultOutcomesStream.
+	// AttemptsStream is the attempt-record stream. Defaults to DefaultAttemptsStream.
+	AttemptsStream string
+	// LogConsumer is the log writers' durable consumer. Defaults to DefaultLogConsumer.
+	LogConsumer string
+	// OutcomesStream is the legacy outcome stream, imported once. Defaults
+	// to DefaultOutcomesStream.
 	OutcomesStream string
 	// SecretsBucket is the signing-secret KV bucket. Defaults to DefaultSecretsBucket.
 	SecretsBucket string
@@ -83,8 +96,8 @@ type Config struct {
 	DuplicateWindow time.Duration
 	// UndeliveredMaxAge is the undelivered retention. Defaults to DefaultUndeliveredMaxAge.
 	UndeliveredMaxAge time.Duration
-	// OutcomesMaxAge is the outcome retention. Defaults to DefaultOutcomesMaxAge.
-	OutcomesMaxAge time.Duration
+	// AttemptsMaxAge is the attempt stream's retention. Defaults to DefaultAttemptsMaxAge.
+	AttemptsMaxAge time.Duration
 	// MaxMsgSize bounds one message on WEBHOOKS, in bytes. Defaults to DefaultMaxMsgSize.
 	MaxMsgSize int32
 	// AckWait is the consumer's ack wait. Defaults to DefaultAckWait.
@@ -103,6 +116,8 @@ func (c Config) WithDefaults() Config {
 	}
 	def(&c.DeliverStream, DefaultDeliverStream)
 	def(&c.UndeliveredStream, DefaultUndeliveredStream)
+	def(&c.AttemptsStream, DefaultAttemptsStream)
+	def(&c.LogConsumer, DefaultLogConsumer)
 	def(&c.OutcomesStream, DefaultOutcomesStream)
 	def(&c.SecretsBucket, DefaultSecretsBucket)
 	def(&c.Consumer, DefaultConsumer)
@@ -118,8 +133,8 @@ func (c Config) WithDefaults() Config {
 	if c.UndeliveredMaxAge == 0 {
 		c.UndeliveredMaxAge = DefaultUndeliveredMaxAge
 	}
-	if c.OutcomesMaxAge == 0 {
-		c.OutcomesMaxAge = DefaultOutcomesMaxAge
+	if c.AttemptsMaxAge == 0 {
+		c.AttemptsMaxAge = DefaultAttemptsMaxAge
 	}
 	if c.MaxMsgSize == 0 {
 		c.MaxMsgSize = DefaultMaxMsgSize
@@ -144,11 +159,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: AckWait = %v, want >= 1s", ErrInvalidConfig, c.AckWait)
 	case c.MaxAckPending < 1:
 		return fmt.Errorf("%w: MaxAckPending = %d, want >= 1", ErrInvalidConfig, c.MaxAckPending)
-	case c.OutcomesMaxAge < c.UndeliveredMaxAge:
-		return fmt.Errorf("%w: OutcomesMaxAge (%v) must be at least UndeliveredMaxAge (%v)", ErrInvalidConfig, c.OutcomesMaxAge, c.UndeliveredMaxAge)
+	case c.AttemptsMaxAge < time.Minute:
+		return fmt.Errorf("%w: AttemptsMaxAge = %v, want >= 1m", ErrInvalidConfig, c.AttemptsMaxAge)
 	}
 	for name, v := range map[string]string{
 		"DeliverStream": c.DeliverStream, "UndeliveredStream": c.UndeliveredStream, "OutcomesStream": c.OutcomesStream,
+		"AttemptsStream": c.AttemptsStream, "LogConsumer": c.LogConsumer,
 		"SecretsBucket": c.SecretsBucket, "Consumer": c.Consumer, "SubjectPrefix": c.SubjectPrefix,
 		"WaiterConsumer": c.WaiterConsumer, "ResultsBucket": c.ResultsBucket,
 	} {
@@ -177,14 +193,25 @@ func (c Config) UndeliveredSubject(orgID string, source envelope.Source, eventID
 	return c.SubjectPrefix + ".undelivered." + orgID + "." + string(source) + "." + eventID
 }
 
-// OutcomeSubject is the per-event outcome subject:
-// <prefix>.outcome.<org_id>.<source>.<event_id>.
-func (c Config) OutcomeSubject(orgID string, source envelope.Source, eventID string) string {
-	return c.SubjectPrefix + ".outcome." + orgID + "." + string(source) + "." + eventID
+// AttemptSubject is the attempt-record subject of an organization's
+// events of one source: <prefix>.attempt.<org_id>.<source>. Its
+// cardinality is bounded by organizations, never by events.
+func (c Config) AttemptSubject(orgID string, source envelope.Source) string {
+	return c.SubjectPrefix + ".attempt." + orgID + "." + string(source)
 }
 
-// OutcomeFilter matches the outcome subject of one event whatever its
-// organization and source: <prefix>.outcome.*.*.<event_id>.
-func (c Config) OutcomeFilter(eventID string) string {
-	return c.SubjectPrefix + ".outcome.*.*." + eventID
+// AttemptFilter matches the attempt records of one organization ("" for
+// every organization) and one source ("" for both).
+func (c Config) AttemptFilter(orgID string, source envelope.Source) string {
+	org, src := orgID, string(source)
+	if org == "" {
+		org = "*"
+	}
+	if src == "" {
+		src = "*"
+	}
+	return c.SubjectPrefix + ".attempt." + org + "." + src
 }
+
+// OutcomeFilterAll matches every record of the legacy outcome stream.
+func (c Config) OutcomeFilterAll() string { return c.SubjectPrefix + ".outcome.>" }

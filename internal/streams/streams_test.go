@@ -54,8 +54,9 @@ func TestSubjects(t *testing.T) {
 	tests := []struct{ got, want string }{
 		{c.DeliverSubject("org_1", envelope.SourceJob), "webhooks.deliver.org_1.job"},
 		{c.UndeliveredSubject("org_1", envelope.SourceWorkflow, "e1"), "webhooks.undelivered.org_1.workflow.e1"},
-		{c.OutcomeSubject("org_1", envelope.SourceJob, "e1"), "webhooks.outcome.org_1.job.e1"},
-		{c.OutcomeFilter("e1"), "webhooks.outcome.*.*.e1"},
+		{c.AttemptSubject("org_1", envelope.SourceJob), "webhooks.attempt.org_1.job"},
+		{c.AttemptFilter("org_1", ""), "webhooks.attempt.org_1.*"},
+		{c.AttemptFilter("", envelope.SourceWorkflow), "webhooks.attempt.*.workflow"},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {
@@ -73,7 +74,7 @@ func TestConfigValidate(t *testing.T) {
 		{"ack wait", streams.Config{AckWait: time.Millisecond}},
 		{"stream name", streams.Config{DeliverStream: "WEB HOOKS"}},
 		{"prefix", streams.Config{SubjectPrefix: "a.b"}},
-		{"outcomes shorter than undelivered", streams.Config{OutcomesMaxAge: time.Hour}},
+		{"attempt buffer under a minute", streams.Config{AttemptsMaxAge: time.Second}},
 	}
 	for _, tt := range tests {
 		if err := tt.cfg.WithDefaults().Validate(); !errors.Is(err, streams.ErrInvalidConfig) {

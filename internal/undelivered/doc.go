@@ -25,8 +25,8 @@
 // died in between) gets the same n, hence the same Nats-Msg-Id, on the
 // next run; within the WEBHOOKS dedupe window (2 minutes by default) the
 // server drops the copy, and the event counts as already replayed. After
-// the window the outcome record decides: if WEBHOOKS_OUTCOMES shows that a
-// deliverer already worked on replay n or later, nothing is published and
+// the window the delivery log decides (ReplayOptions.History): if it shows
+// that a deliverer already worked on replay n or later, nothing is published and
 // the stale undelivered message is only deleted (or, when that replay
 // failed for good, replaced by its newer failure record, see below). The
 // residual risk is an event whose earlier replay is still waiting in

@@ -61,12 +61,8 @@ func (e *env) outcomeOf(req *envelope.Request, replay int) *envelope.Outcome {
 	e.t.Helper()
 	var o *envelope.Outcome
 	jstest.Eventually(e.t, 10*time.Second, func() bool {
-		raw, err := e.res.Outcomes.GetLastMsgForSubject(e.ctx, e.sc.OutcomeSubject(req.OrgID, req.Source, req.EventID))
-		if err != nil {
-			return false
-		}
-		o, err = envelope.DecodeOutcome(raw.Data)
-		return err == nil && o.Final && o.Replay == replay
+		o = jstest.Outcome(e.ctx, e.t, e.js, e.sc, req.OrgID, req.EventID)
+		return o != nil && o.Final && o.Replay == replay
 	}, "final outcome of replay %d of %s", replay, req.EventID)
 	return o
 }

@@ -44,8 +44,7 @@ type event struct {
 
 // deadLetter writes an undelivered message the way the deliverer does:
 // body = the encoded request, Sixtyfour-Failure = the failure record, one
-// subject per event. It also records the final outcome, as the deliverer
-// does, and returns the request and its exact bytes.
+// subject per event. It returns the request and its exact bytes.
 func (e *env) deadLetter(ev event) (*envelope.Request, []byte) {
 	e.t.Helper()
 	now := time.Now()
@@ -86,7 +85,6 @@ func (e *env) deadLetter(ev event) (*envelope.Request, []byte) {
 	}
 	failure.SetBlockColumns()
 	jstest.WriteUndelivered(e.ctx, e.t, e.js, e.sc, body, failure)
-	jstest.WriteOutcome(e.ctx, e.t, e.js, e.sc, failure)
 	return req, body
 }
 

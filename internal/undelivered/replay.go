@@ -11,6 +11,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/sixtyfour-oss/webhooks/internal/streams"
+	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 )
 
 // HeaderReplay is the header of a replayed delivery request that carries
@@ -46,6 +47,12 @@ type ReplayOptions struct {
 	Progress func(done, total int)
 	// Now is the clock used for ReplaySummary.Duration. Defaults to time.Now.
 	Now func() time.Time
+	// History, when set, returns an event's latest round from the delivery
+	// log (nil when the log has none), so that a replay interrupted after
+	// its publish and run again after the dedupe window is not published
+	// twice. Without it, that case relies on receivers deduplicating by
+	// event id.
+	History func(ctx context.Context, orgID, eventID string) (*envelope.Outcome, error)
 }
 
 // ReplaySummary is what Replay did.
@@ -109,6 +116,9 @@ func Replay(ctx context.Context, js jetstream.JetStream, sc streams.Config, f Fi
 	sc = sc.WithDefaults()
 	var r *replayer
 	r, err = newReplayer(ctx, js, sc, opts.RatePerSecond, now)
+	if err == nil {
+		r.history = opts.History
+	}
 	if err != nil {
 		return sum, err
 	}
@@ -196,9 +206,6 @@ func newReplayer(ctx context.Context, js jetstream.JetStream, sc streams.Config,
 	var err error
 	if r.undelivered, err = js.Stream(ctx, sc.UndeliveredStream); err != nil {
 		return nil, fmt.Errorf("undelivered: open stream %s: %w", sc.UndeliveredStream, err)
-	}
-	if r.outcomes, err = js.Stream(ctx, sc.OutcomesStream); err != nil {
-		return nil, fmt.Errorf("undelivered: open stream %s: %w", sc.OutcomesStream, err)
 	}
 	return r, nil
 }

@@ -44,7 +44,7 @@ type replayer struct {
 	now         func() time.Time
 	limiter     *rate.Limiter
 	undelivered jetstream.Stream
-	outcomes    jetstream.Stream
+	history     func(ctx context.Context, orgID, eventID string) (*envelope.Outcome, error)
 }
 
 // replay handles one event: re-read it, check that it is still to be
@@ -166,18 +166,15 @@ func (r *replayer) restore(ctx context.Context, e Entry, failure *envelope.Outco
 	return nil
 }
 
-// outcome returns the event's latest outcome record, or nil when it has none.
+// outcome returns the event's latest round from the delivery log, or nil
+// when it has none or there is no log (ReplayOptions.History).
 func (r *replayer) outcome(ctx context.Context, id identity) (*envelope.Outcome, error) {
-	raw, err := r.outcomes.GetLastMsgForSubject(ctx, r.sc.OutcomeSubject(id.orgID, envelope.Source(id.source), id.eventID))
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
+	if r.history == nil {
 		return nil, nil
 	}
+	o, err := r.history(ctx, id.orgID, id.eventID)
 	if err != nil {
-		return nil, fmt.Errorf("read outcome: %w", err)
-	}
-	o, err := envelope.DecodeOutcome(raw.Data)
-	if err != nil {
-		return nil, fmt.Errorf("read outcome: %w", err)
+		return nil, fmt.Errorf("read the delivery log: %w", err)
 	}
 	return o, nil
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/sixtyfour-oss/webhooks/internal/jstest"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 )
 
@@ -79,8 +78,8 @@ func TestReplayAfterCrashBetweenPublishAndDelete(t *testing.T) {
 	}
 }
 
-// After the dedupe window, the outcome record shows whether a deliverer
-// already handled the replay; then nothing is published.
+// After the dedupe window, the delivery log (ReplayOptions.History) shows
+// whether a deliverer already handled the replay; then nothing is published.
 func TestReplaySkipsWhatADelivererAlreadyHandled(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
@@ -98,9 +97,13 @@ func TestReplaySkipsWhatADelivererAlreadyHandled(t *testing.T) {
 			later := &envelope.Outcome{V: 1, EventID: req.EventID, OrgID: req.OrgID, Source: req.Source, EventType: req.EventType,
 				Host: req.Host(), State: tc.state, Final: tc.wantFinal, Success: tc.state == envelope.StateDelivered,
 				Attempts: 2, StatusCode: 500, Replay: 1, QueuedAt: time.Now().UTC()}
-			jstest.WriteOutcome(e.ctx, t, e.js, e.sc, later)
-
-			sum, err := Replay(e.ctx, e.js, e.sc, Filter{}, ReplayOptions{})
+			history := func(_ context.Context, org, id string) (*envelope.Outcome, error) {
+				if org == req.OrgID && id == req.EventID {
+					return later, nil
+				}
+				return nil, nil
+			}
+			sum, err := Replay(e.ctx, e.js, e.sc, Filter{}, ReplayOptions{History: history})
 			if err != nil || sum.Skipped != 1 || sum.Replayed != 0 {
 				t.Fatalf("Replay = %+v, %v; want 1 skipped", sum, err)
 			}

@@ -122,3 +122,36 @@ func Excerpt(b []byte) string {
 	}
 	return strings.ToValidUTF8(string(b), "")
 }
+
+// OutcomeOf folds an event's attempt records (in any order, duplicates
+// allowed) into its current state: the latest round (highest Replay), its
+// latest attempt (highest Attempt) for the state, status, excerpt, error
+// and block columns, and its earliest attempt's start as FirstAttemptAt.
+// It returns nil for no records. The delivery log folds rounds the same
+// way.
+func OutcomeOf(recs []*AttemptRecord) *Outcome {
+	var last *AttemptRecord
+	for _, r := range recs {
+		if last == nil || r.Replay > last.Replay || r.Replay == last.Replay && r.Attempt > last.Attempt {
+			last = r
+		}
+	}
+	if last == nil {
+		return nil
+	}
+	o := &Outcome{
+		V: 1, EventID: last.EventID, OrgID: last.OrgID, Source: last.Source, EventType: last.EventType,
+		TaskID: last.TaskID, RunID: last.RunID, WorkflowID: last.WorkflowID, Host: last.Host,
+		State: last.State, Final: last.Final, Success: last.State == StateDelivered, Attempts: last.Attempt,
+		StatusCode: last.StatusCode, ResponseExcerpt: last.ResponseExcerpt, Error: last.Error,
+		QueuedAt: last.QueuedAt, FirstAttemptAt: last.StartedAt, LastAttemptAt: last.StartedAt,
+		NextAttemptAt: last.NextAttemptAt, Replay: last.Replay,
+		WebhookStatusCode: last.WebhookStatusCode, WebhookResponse: last.WebhookResponse, WebhookSuccess: last.WebhookSuccess,
+	}
+	for _, r := range recs {
+		if r.Replay == last.Replay && r.StartedAt.Before(o.FirstAttemptAt) {
+			o.FirstAttemptAt = r.StartedAt
+		}
+	}
+	return o
+}

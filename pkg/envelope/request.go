@@ -84,9 +84,11 @@ type Block struct {
 	TimeoutSeconds float64
 }
 
-// NewEventID returns a new random (version 4) event id.
+// NewEventID returns a new event id: a UUID version 7, whose first 48 bits
+// are the creation time in Unix milliseconds (readers of the attempt stream
+// start from it), and whose other 74 bits are random.
 func NewEventID() (string, error) {
-	id, err := uuid.NewRandom()
+	id, err := uuid.NewV7()
 	if err != nil {
 		return "", fmt.Errorf("envelope: generate event id: %w", err)
 	}

@@ -3,11 +3,14 @@
 // to the run's output: webhook_status_code, webhook_response and
 // webhook_success.
 //
-// The columns come from the event's final outcome on WEBHOOKS_OUTCOMES
-// (subject <prefix>.outcome.<org_id>.workflow.<event_id>, one message per
-// event, the latest kept), written by the deliverer once the event is
-// delivered or undelivered. Await waits for it, woken by the write; Lookup
-// reads it once. The package only reads: it never publishes, acks or
+// The columns come from the event's final attempt record on
+// WEBHOOKS_ATTEMPTS (subject <prefix>.attempt.<org_id>.workflow, one subject
+// per organization, kept STREAMS_ATTEMPTS_MAX_AGE: 24 h by default),
+// written by the deliverer once the event is delivered or undelivered.
+// Await waits for it, woken by each write; Lookup reads it once. Both read
+// the organization's workflow records from the event's creation time (the
+// event id is a UUID version 7), skipping other events' records by header.
+// For older events, read the delivery log (GET /v1/deliveries/{event_id}). The package only reads: it never publishes, acks or
 // changes a stream, and it does not create the streams (streams.Ensure).
 //
 // A final outcome arrives within the retry schedule (about 31 s for six

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/sixtyfour-oss/webhooks/internal/attemptlog"
 	"github.com/sixtyfour-oss/webhooks/internal/streams"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 )
@@ -55,125 +55,61 @@ func ColumnsOf(o *envelope.Outcome) Columns {
 // where the deployment changed them.
 type Streams = streams.Config
 
-// subject is the outcome subject of a workflow event, after checking the
-// ids; sc is returned with its defaults.
-func subject(sc Streams, orgID, eventID string) (Streams, string, error) {
+// event names a workflow event's records, after checking the ids; sc is
+// returned with its defaults.
+func event(sc Streams, orgID, eventID string) (Streams, attemptlog.Event, error) {
 	sc = sc.WithDefaults()
 	if id, err := uuid.Parse(eventID); !envelope.ValidOrgID(orgID) || err != nil || id.String() != eventID {
-		return sc, "", fmt.Errorf("%w: org %q, event %q", ErrInvalidID, orgID, eventID)
+		return sc, attemptlog.Event{}, fmt.Errorf("%w: org %q, event %q", ErrInvalidID, orgID, eventID)
 	}
-	return sc, sc.OutcomeSubject(orgID, envelope.SourceWorkflow, eventID), nil
+	return sc, attemptlog.Event{OrgID: orgID, Source: envelope.SourceWorkflow, EventID: eventID}, nil
 }
 
-// Lookup reads the latest outcome of the workflow event eventID of orgID,
-// without waiting. It returns (columns, outcome, true, nil) when the
-// outcome is final; (zero, outcome, false, nil) while it is not (retrying);
-// (zero, nil, false, nil) when there is no outcome yet. sc names the
-// streams (zero fields take the defaults). Errors: ErrInvalidID, a record
-// that does not decode (envelope.ErrMalformed), or JetStream's, wrapped.
+// Lookup reads the current state of the workflow event eventID of orgID
+// from its attempt records, without waiting. It returns (columns, outcome,
+// true, nil) when the state is final; (zero, outcome, false, nil) while it
+// is not (retrying); (zero, nil, false, nil) when there is no record yet.
+// sc names the streams (zero fields take the defaults). Errors:
+// ErrInvalidID, a record that does not decode (envelope.ErrMalformed), or
+// JetStream's, wrapped.
 func Lookup(ctx context.Context, js jetstream.JetStream, sc Streams, orgID, eventID string) (Columns, *envelope.Outcome, bool, error) {
-	sc, subj, err := subject(sc, orgID, eventID)
+	sc, ev, err := event(sc, orgID, eventID)
 	if err != nil {
 		return Columns{}, nil, false, err
 	}
-	stream, err := js.Stream(ctx, sc.OutcomesStream)
+	o, err := attemptlog.Latest(ctx, js, sc, ev)
 	if err != nil {
-		return Columns{}, nil, false, fmt.Errorf("runresult: stream %s: %w", sc.OutcomesStream, err)
+		return Columns{}, nil, false, fmt.Errorf("runresult: %w", err)
 	}
-	msg, err := stream.GetLastMsgForSubject(ctx, subj)
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return Columns{}, nil, false, nil
-	}
-	if err != nil {
-		return Columns{}, nil, false, fmt.Errorf("runresult: read %s: %w", subj, err)
-	}
-	o, err := envelope.DecodeOutcome(msg.Data)
-	if err != nil {
-		return Columns{}, nil, false, fmt.Errorf("runresult: %s: %w", subj, err)
-	}
-	if !o.Final {
+	if o == nil || !o.Final {
 		return Columns{}, o, false, nil
 	}
 	return ColumnsOf(o), o, true, nil
 }
 
-// Await waits until the workflow event eventID of orgID has a final outcome
-// (delivered or undelivered) and returns its columns and the outcome record.
-// It watches the event's outcome subject with an ordered consumer that starts
-// at the latest record (so an outcome written before the call counts) and is
-// woken by each new write; records that are not final (retrying) are
-// skipped. When ctx ends first it returns ctx.Err(). Other errors:
-// ErrInvalidID, a record that does not decode (envelope.ErrMalformed), or
-// JetStream's (such as jetstream.ErrStreamNotFound), wrapped.
+// Await waits until the workflow event eventID of orgID has a final
+// attempt record (delivered or undelivered) and returns its columns and the
+// event's state. It reads the organization's workflow records on the
+// attempt stream from the event's creation time, then is woken by each new
+// record; records that are not final (retrying) are skipped, and records
+// of other events are skipped without decoding. When ctx ends first it
+// returns ctx.Err(). Other errors: ErrInvalidID, a record that does not
+// decode (envelope.ErrMalformed), or JetStream's (such as
+// jetstream.ErrStreamNotFound), wrapped.
 //
-// An event that was undelivered and is then replayed is final as
-// undelivered until the replay's outcome replaces it; Await returns the
-// record it finds first.
+// An event that was undelivered and is then replayed has two final
+// records; Await returns the first it finds.
 func Await(ctx context.Context, js jetstream.JetStream, sc Streams, orgID, eventID string) (Columns, *envelope.Outcome, error) {
-	sc, subj, err := subject(sc, orgID, eventID)
+	sc, ev, err := event(sc, orgID, eventID)
 	if err != nil {
 		return Columns{}, nil, err
 	}
-	cons, err := js.OrderedConsumer(ctx, sc.OutcomesStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects:    []string{subj},
-		DeliverPolicy:     jetstream.DeliverLastPerSubjectPolicy,
-		InactiveThreshold: watchInactiveThreshold,
-	})
+	o, err := attemptlog.AwaitFinal(ctx, js, sc, ev)
 	if err != nil {
 		if ctx.Err() != nil {
 			return Columns{}, nil, ctx.Err()
 		}
-		return Columns{}, nil, fmt.Errorf("runresult: watch %s: %w", subj, err)
+		return Columns{}, nil, fmt.Errorf("runresult: %w", err)
 	}
-	defer removeWatch(ctx, js, sc.OutcomesStream, cons)
-	type result struct {
-		o   *envelope.Outcome
-		err error
-	}
-	found := make(chan result, 1)
-	send := func(r result) {
-		select {
-		case found <- r:
-		default: // one result is enough
-		}
-	}
-	cc, err := cons.Consume(func(m jetstream.Msg) {
-		o, err := envelope.DecodeOutcome(m.Data())
-		switch {
-		case err != nil:
-			send(result{err: fmt.Errorf("runresult: %s: %w", subj, err)})
-		case o.Final:
-			send(result{o: o})
-		}
-	})
-	if err != nil {
-		return Columns{}, nil, fmt.Errorf("runresult: watch %s: %w", subj, err)
-	}
-	defer cc.Stop() // runs before removeWatch
-	select {
-	case r := <-found:
-		if r.err != nil {
-			return Columns{}, nil, r.err
-		}
-		return ColumnsOf(r.o), r.o, nil
-	case <-ctx.Done():
-		return Columns{}, nil, ctx.Err()
-	}
-}
-
-// watchInactiveThreshold is how long the server keeps the watch consumer of
-// an Await whose process died without removing it.
-const watchInactiveThreshold = time.Minute
-
-// removeWatch deletes Await's consumer from the server at once (Stop alone
-// would leave it for watchInactiveThreshold), within a second, even when ctx
-// has ended.
-func removeWatch(ctx context.Context, js jetstream.JetStream, stream string, cons jetstream.Consumer) {
-	info := cons.CachedInfo()
-	if info == nil {
-		return
-	}
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-	defer cancel()
-	_ = js.DeleteConsumer(dctx, stream, info.Name)
+	return ColumnsOf(o), o, nil
 }

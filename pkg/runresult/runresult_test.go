@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sixtyfour-oss/webhooks/internal/jstest"
@@ -21,8 +22,9 @@ const (
 )
 
 type env struct {
-	js  jetstream.JetStream
-	res *streams.Resources
+	js       jetstream.JetStream
+	res      *streams.Resources
+	attempts *int // attempts recorded so far
 }
 
 func setup(t *testing.T) env {
@@ -33,38 +35,34 @@ func setup(t *testing.T) env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return env{js: js, res: res}
+	return env{js: js, res: res, attempts: new(int)}
 }
 
-// write records an outcome the way the deliverer does: the latest state of
-// the event on its outcome subject, block columns on final records.
+// write records the next attempt the way the deliverer does, block
+// columns on final records.
 func (e env) write(t *testing.T, orgID, state string, status int, body string) {
 	t.Helper()
-	o := envelope.Outcome{
+	*e.attempts++
+	decision := map[string]string{envelope.StateRetrying: envelope.DecisionRetry,
+		envelope.StateDelivered: envelope.DecisionDelivered, envelope.StateUndelivered: envelope.DecisionUndelivered}[state]
+	now := time.Now().UTC()
+	r := &envelope.AttemptRecord{
 		V: 1, EventID: event, OrgID: orgID, Source: envelope.SourceWorkflow, EventType: envelope.WorkflowEventType,
-		RunID: "run_xyz789", WorkflowID: "wf_abc123", Host: "hooks.example.com", State: state,
-		Final: state != envelope.StateRetrying, Success: state == envelope.StateDelivered,
-		Attempts: 1, StatusCode: status, ResponseExcerpt: envelope.Excerpt([]byte(body)),
-		QueuedAt: time.Now().UTC(),
+		RunID: "run_xyz789", WorkflowID: "wf_abc123", Host: "hooks.example.com", Attempt: *e.attempts,
+		QueuedAt: now, StartedAt: now, FinishedAt: now, Sent: true, StatusCode: status,
+		ResponseExcerpt: envelope.Excerpt([]byte(body)), Decision: decision, State: state, Final: state != envelope.StateRetrying,
 	}
-	o.SetBlockColumns()
-	data, err := o.Encode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	subject := streams.Config{}.WithDefaults().OutcomeSubject(orgID, envelope.SourceWorkflow, event)
-	if _, err := e.js.Publish(jstest.Context(t, 5*time.Second), subject, data); err != nil {
-		t.Fatal(err)
-	}
+	r.SetBlockColumns()
+	jstest.WriteAttempt(jstest.Context(t, 5*time.Second), t, e.js, streams.Config{}, r)
 }
 
 func (e env) consumers(t *testing.T) int {
 	t.Helper()
-	info, err := e.res.Outcomes.Info(jstest.Context(t, 5*time.Second))
+	info, err := e.res.Attempts.Info(jstest.Context(t, 5*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return info.State.Consumers
+	return info.State.Consumers - 1 // the log writers' durable consumer stays
 }
 
 type awaited struct {
@@ -136,8 +134,10 @@ func TestAwaitContext(t *testing.T) {
 
 func TestAwaitMalformedRecord(t *testing.T) {
 	e := setup(t)
-	subject := streams.Config{}.WithDefaults().OutcomeSubject(org, envelope.SourceWorkflow, event)
-	if _, err := e.js.Publish(jstest.Context(t, 5*time.Second), subject, []byte("not json")); err != nil {
+	msg := nats.NewMsg(streams.Config{}.WithDefaults().AttemptSubject(org, envelope.SourceWorkflow))
+	msg.Data = []byte("not json")
+	msg.Header.Set(envelope.HeaderRecordEventID, event)
+	if _, err := e.js.PublishMsg(jstest.Context(t, 5*time.Second), msg); err != nil {
 		t.Fatal(err)
 	}
 	_, _, err := runresult.Await(jstest.Context(t, 10*time.Second), e.js, streams.Config{}, org, event)

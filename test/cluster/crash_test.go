@@ -63,7 +63,7 @@ func TestServerCrashLosesNothing(t *testing.T) {
 	pc.start(crashed)
 	jstest.Eventually(t, 60*time.Second, func() bool {
 		return streamCurrent(ctx, js, sc.DeliverStream, 3) && consumerCurrent(ctx, js, sc.DeliverStream, sc.Consumer, 3) &&
-			streamCurrent(ctx, js, sc.OutcomesStream, 3) && streamCurrent(ctx, js, sc.UndeliveredStream, 3)
+			streamCurrent(ctx, js, sc.AttemptsStream, 3) && streamCurrent(ctx, js, sc.UndeliveredStream, 3)
 	}, "node %s back on its store and every replica current:\n%s", old, pc.logTail(crashed))
 	t.Logf("node %s restarted on its store and caught up at %d delivered", old, rc.delivered.Load())
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/sixtyfour-oss/webhooks/internal/jstest"
 	"github.com/sixtyfour-oss/webhooks/internal/streams"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 	"github.com/sixtyfour-oss/webhooks/pkg/publish"
@@ -127,17 +128,12 @@ func check(t testing.TB, js jetstream.JetStream, sc streams.Config, rc *receiver
 	if err != nil {
 		t.Fatal(err)
 	}
-	outcomes, err := js.Stream(ctx, sc.OutcomesStream)
-	if err != nil {
-		t.Fatal(err)
-	}
+	records := jstest.AllRecords(ctx, t, js, sc)
 	var tl tally
 	for _, ev := range events {
 		tl.events++
-		if raw, err := outcomes.GetLastMsgForSubject(ctx, sc.OutcomeSubject("org_cluster", envelope.SourceJob, ev.id)); err == nil {
-			if o, err := envelope.DecodeOutcome(raw.Data); err == nil && o.Final {
-				tl.finalOutcomes++
-			}
+		if o := envelope.OutcomeOf(records[ev.id]); o != nil && o.Final {
+			tl.finalOutcomes++
 		}
 		ok, posts := rc.counts(ev.id)
 		tl.posts += posts

@@ -63,7 +63,7 @@ func TestFailoverLosesNothing(t *testing.T) {
 	c.start(down)
 	jstest.Eventually(t, 60*time.Second, func() bool {
 		return streamCurrent(ctx, js, sc.DeliverStream, 3) && consumerCurrent(ctx, js, sc.DeliverStream, sc.Consumer, 3) &&
-			streamCurrent(ctx, js, sc.OutcomesStream, 3) && streamCurrent(ctx, js, sc.UndeliveredStream, 3)
+			streamCurrent(ctx, js, sc.AttemptsStream, 3) && streamCurrent(ctx, js, sc.UndeliveredStream, 3)
 	}, "node %s back and every replica current", old)
 	t.Logf("node %s restarted and caught up at %d delivered", old, rc.delivered.Load())
 

@@ -111,13 +111,13 @@ func (p *pipeline) shutdown() {
 
 // outcome returns the latest outcome of an event, or nil.
 func (p *pipeline) outcome(ctx context.Context, orgID string, source envelope.Source, eventID string) *envelope.Outcome {
-	return jstest.Outcome(ctx, p.t, p.res.Outcomes, p.streams.OutcomeSubject(orgID, source, eventID))
+	return jstest.Outcome(ctx, p.t, p.js, p.streams, orgID, eventID)
 }
 
 // finalOutcome waits up to within for an event's final outcome.
 func (p *pipeline) finalOutcome(orgID string, source envelope.Source, eventID string, within time.Duration) *envelope.Outcome {
 	p.t.Helper()
-	return jstest.FinalOutcome(p.t, p.res.Outcomes, p.streams.OutcomeSubject(orgID, source, eventID), within)
+	return jstest.FinalOutcome(p.t, p.js, p.streams, orgID, eventID, within)
 }
 
 // pending returns how many messages WEBHOOKS still holds.

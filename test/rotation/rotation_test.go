@@ -361,6 +361,5 @@ func TestNoUnsignedDeliveryWhenTheSecretCannotBeRead(t *testing.T) {
 // waitOutcome waits for an event's final outcome.
 func waitOutcome(t *testing.T, p *pipeline, org, eventID string) *envelope.Outcome {
 	t.Helper()
-	subject := streams.Config{}.WithDefaults().OutcomeSubject(org, envelope.SourceJob, eventID)
-	return jstest.FinalOutcome(t, p.res.Outcomes, subject, 10*time.Second)
+	return jstest.FinalOutcome(t, p.js, streams.Config{}, org, eventID, 10*time.Second)
 }

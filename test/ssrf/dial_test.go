@@ -81,7 +81,7 @@ func testDialTimeGuard(t *testing.T, dns *rebindDNS, canaries []*canary) {
 	}
 
 	for id, u := range refused {
-		o := finalOutcome(t, res, sc, id)
+		o := finalOutcome(t, js, sc, id)
 		if o.State != envelope.StateUndelivered || o.Attempts != 1 || o.StatusCode != 0 || !strings.Contains(o.Error, "destination refused") {
 			t.Errorf("%s: outcome %s after %d attempts, status %d, error %q; want undelivered after 1 attempt: destination refused",
 				u, o.State, o.Attempts, o.StatusCode, o.Error)
@@ -92,13 +92,13 @@ func testDialTimeGuard(t *testing.T, dns *rebindDNS, canaries []*canary) {
 	}
 	t.Logf("[ok] %d destinations refused at dial time: terminal after one attempt", len(refused))
 	for id, u := range alt {
-		if o := finalOutcome(t, res, sc, id); o.State != envelope.StateUndelivered {
+		if o := finalOutcome(t, js, sc, id); o.State != envelope.StateUndelivered {
 			t.Errorf("%s: outcome %s (%s), want undelivered", u, o.State, o.Error)
 		}
 	}
 	t.Logf("[ok] %d inet_aton notations undelivered", len(alt))
 	for id, r := range redirects {
-		o := finalOutcome(t, res, sc, id)
+		o := finalOutcome(t, js, sc, id)
 		if o.State != envelope.StateUndelivered || o.Attempts != 6 || o.StatusCode != r.code || !strings.Contains(o.Error, "redirects are not followed") {
 			t.Errorf("%d to %s: outcome %s after %d attempts, status %d, error %q; want undelivered after 6 attempts of HTTP %d",
 				r.code, r.target, o.State, o.Attempts, o.StatusCode, o.Error, r.code)
@@ -189,19 +189,9 @@ func publishRaw(t *testing.T, ctx context.Context, js jetstream.JetStream, sc st
 }
 
 // finalOutcome waits for an event's final outcome.
-func finalOutcome(t *testing.T, res *streams.Resources, sc streams.Config, eventID string) *envelope.Outcome {
+func finalOutcome(t *testing.T, js jetstream.JetStream, sc streams.Config, eventID string) *envelope.Outcome {
 	t.Helper()
-	ctx := jstest.Context(t, 25*time.Second)
-	var o *envelope.Outcome
-	jstest.Eventually(t, 20*time.Second, func() bool {
-		raw, err := res.Outcomes.GetLastMsgForSubject(ctx, sc.OutcomeSubject("org_ssrf", envelope.SourceJob, eventID))
-		if err != nil {
-			return false
-		}
-		o, err = envelope.DecodeOutcome(raw.Data)
-		return err == nil && o.Final
-	}, "final outcome of %s", eventID)
-	return o
+	return jstest.FinalOutcome(t, js, sc, "org_ssrf", eventID, 20*time.Second)
 }
 
 // redirector is the one allowed receiver: it answers every request with the

@@ -1,0 +1,48 @@
+// Command logwriter drains the attempt records the deliverers publish
+// (WEBHOOKS_ATTEMPTS) into the delivery log: an embedded SQLite file by
+// default, or PostgreSQL (LOG_STORE_URL). Run one or more; they share one
+// durable consumer and their writes are idempotent. Configuration comes
+// from the environment (see the README).
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/sixtyfour-oss/webhooks/internal/config"
+	"github.com/sixtyfour-oss/webhooks/internal/natsconn"
+	"github.com/sixtyfour-oss/webhooks/internal/service"
+	"github.com/sixtyfour-oss/webhooks/internal/version"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "logwriter:", err)
+		os.Exit(1)
+	}
+}
+
+// run reads the configuration, connects and writes until ctx ends.
+func run(ctx context.Context, logOut io.Writer) error {
+	var s service.LogWriterSettings
+	if err := config.Load(&s); err != nil {
+		return err
+	}
+	log, err := s.Logger(logOut, "logwriter")
+	if err != nil {
+		return err
+	}
+	log.Info().Str("version", version.Version).Msg("starting")
+	conn, err := natsconn.Open(s.Config, "logwriter", log)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return service.RunLogWriter(ctx, s, conn, log)
+}
