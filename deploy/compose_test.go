@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/sixtyfour-oss/webhooks/internal/config"
+	"github.com/sixtyfour-oss/webhooks/internal/logstore"
 	"github.com/sixtyfour-oss/webhooks/internal/service"
 )
 
@@ -38,7 +39,7 @@ func TestComposeRunsTheProductionTopology(t *testing.T) {
 	if err := yaml.Unmarshal(data, &c); err != nil { // resolves the file's anchors and merge keys
 		t.Fatal(err)
 	}
-	var nats, deliverers []string
+	var nats, deliverers, writers []string
 	for name, s := range c.Services {
 		switch {
 		case strings.HasPrefix(s.Image, "nats:"):
@@ -54,7 +55,12 @@ func TestComposeRunsTheProductionTopology(t *testing.T) {
 			deliverers = append(deliverers, name)
 			checkComposeEnv(t, name, s.Environment, envNames(service.DelivererSettings{}))
 		case s.Build != nil && s.Build.Dockerfile == "deploy/docker/Dockerfile.publisher":
-			checkComposeEnv(t, name, s.Environment, append(envNames(config.Common{}), publisherOnly...))
+			checkComposeEnv(t, name, s.Environment, publisherEnv())
+			checkComposeLogStore(t, name, s.Environment)
+		case s.Build != nil && s.Build.Dockerfile == "deploy/docker/Dockerfile.logwriter":
+			writers = append(writers, name)
+			checkComposeEnv(t, name, s.Environment, envNames(service.LogWriterSettings{}))
+			checkComposeLogStore(t, name, s.Environment)
 		}
 		for _, p := range s.Ports {
 			if !strings.HasPrefix(p, "127.0.0.1:") {
@@ -62,8 +68,11 @@ func TestComposeRunsTheProductionTopology(t *testing.T) {
 			}
 		}
 	}
-	if len(nats) != 3 || len(deliverers) != 2 {
-		t.Errorf("NATS nodes %v and deliverers %v: want three and two", nats, deliverers)
+	if len(nats) != 3 || len(deliverers) != 2 || len(writers) != 2 {
+		t.Errorf("NATS nodes %v, deliverers %v and log writers %v: want three, two and two", nats, deliverers, writers)
+	}
+	if pg, ok := c.Services["postgres"]; !ok || !strings.HasPrefix(pg.Image, "postgres:") {
+		t.Error("no postgres service: LOG_STORE_URL would name nothing")
 	}
 	if _, ok := c.Services["receiver"]; !ok {
 		t.Error("no receiver service: the allow-list entry would name nothing")
@@ -89,6 +98,16 @@ func checkComposeEnv(t *testing.T, service string, env map[string]string, known 
 	}
 	if common.AllowDestinations != "receiver" {
 		t.Errorf("%s: WEBHOOKS_ALLOW_DESTINATIONS = %q, want the receiver's host name", service, common.AllowDestinations)
+	}
+}
+
+// checkComposeLogStore checks that a service's delivery log is the
+// compose file's PostgreSQL.
+func checkComposeLogStore(t *testing.T, service string, env map[string]string) {
+	t.Helper()
+	kind, target, err := logstore.ParseURL(env["LOG_STORE_URL"])
+	if err != nil || kind != logstore.KindPostgres || !strings.Contains(target, "@postgres:5432/") {
+		t.Errorf("%s: LOG_STORE_URL = %q (%v), want the postgres service", service, env["LOG_STORE_URL"], err)
 	}
 }
 

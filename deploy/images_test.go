@@ -48,7 +48,7 @@ func stages(t *testing.T, file string) []stage {
 }
 
 func TestDockerfilesBuildStaticNonRootImages(t *testing.T) {
-	for _, name := range []string{"deliverer", "publisher", "receiver"} {
+	for _, name := range []string{"deliverer", "publisher", "logwriter", "receiver"} {
 		t.Run(name, func(t *testing.T) {
 			file := filepath.Join("docker", "Dockerfile."+name)
 			st := stages(t, file)

@@ -118,7 +118,7 @@ func decodeInto[T any](doc []byte, into map[string]*T, name func(*T) string) err
 
 func TestManifestsDecodeStrictly(t *testing.T) {
 	m := loadManifests(t)
-	for _, name := range []string{"webhooks-deliverer", "webhooks-publisher"} {
+	for _, name := range []string{"webhooks-deliverer", "webhooks-publisher", "webhooks-logwriter"} {
 		if m.deployments[name] == nil {
 			t.Errorf("no Deployment %s", name)
 		}

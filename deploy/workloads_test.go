@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"net"
+	"net/url"
 	"os"
 	"reflect"
 	"slices"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/sixtyfour-oss/webhooks/internal/config"
 	"github.com/sixtyfour-oss/webhooks/internal/ingest"
+	"github.com/sixtyfour-oss/webhooks/internal/logstore"
 	"github.com/sixtyfour-oss/webhooks/internal/secrets"
 	"github.com/sixtyfour-oss/webhooks/internal/service"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
@@ -23,6 +25,11 @@ import (
 // a main package the test cannot import).
 var publisherOnly = []string{
 	"PUBLISHER_LISTEN_ADDR", "PUBLISHER_TOKENS", "PUBLISHER_MAX_BODY_BYTES", "PUBLISHER_ADMIN_TOKENS", "PUBLISHER_OPS_ADDR",
+}
+
+// publisherEnv lists every variable the publisher reads.
+func publisherEnv() []string {
+	return slices.Concat(envNames(config.Common{}), envNames(config.LogStore{}), publisherOnly)
 }
 
 // envNames lists the envconfig variable names of a settings struct,
@@ -196,8 +203,7 @@ func TestPublisherDeployment(t *testing.T) {
 		t.Fatal("no Deployment webhooks-publisher")
 	}
 	env := containerEnv(t, m, d.Spec.Template.Spec.Containers[0])
-	known := append(envNames(config.Common{}), publisherOnly...)
-	useEnv(t, known, env)
+	useEnv(t, publisherEnv(), env)
 	var common config.Common
 	if err := config.Load(&common); err != nil {
 		t.Fatalf("the publisher would refuse its environment: %v", err)
@@ -223,11 +229,43 @@ func TestPublisherDeployment(t *testing.T) {
 	}
 }
 
+func TestLogWriterDeployment(t *testing.T) {
+	m := loadManifests(t)
+	d := m.deployments["webhooks-logwriter"]
+	if d == nil {
+		t.Fatal("no Deployment webhooks-logwriter")
+	}
+	env := containerEnv(t, m, d.Spec.Template.Spec.Containers[0])
+	useEnv(t, envNames(service.LogWriterSettings{}), env)
+	var s service.LogWriterSettings
+	if err := config.Load(&s); err != nil {
+		t.Fatalf("the log writer would refuse its environment: %v", err)
+	}
+	checkPod(t, d.Name, d.Spec.Template.Spec, port(t, s.OpsAddr))
+	if s.Replicas != 3 || s.URL == "" {
+		t.Errorf("STREAMS_REPLICAS = %d and NATS_URL = %q, want 3 and a cluster", s.Replicas, s.URL)
+	}
+	if kind, _, err := logstore.ParseURL(s.StoreURL); err != nil || kind != logstore.KindPostgres {
+		t.Errorf("LOG_STORE_URL is not a PostgreSQL URL (%v): production runs the log on PostgreSQL", err)
+	}
+	for _, e := range d.Spec.Template.Spec.Containers[0].Env {
+		if e.Name == "LOG_STORE_URL" && e.ValueFrom == nil {
+			t.Error("LOG_STORE_URL holds a password: it must come from the Secret")
+		}
+	}
+	if ru := d.Spec.Strategy.RollingUpdate; ru == nil || ru.MaxUnavailable == nil || ru.MaxUnavailable.IntValue() != 0 {
+		t.Error("rolling updates must keep every log writer until its replacement is ready (maxUnavailable: 0)")
+	}
+	if *d.Spec.Replicas < 2 {
+		t.Errorf("%d log writer replicas, want at least 2 (they share the consumer)", *d.Spec.Replicas)
+	}
+}
+
 // The Secret's placeholders must be obvious and must not work: each
 // process refuses to start with them.
 func TestSecretPlaceholdersAreRefused(t *testing.T) {
 	m := loadManifests(t)
-	for _, key := range []string{"WEBHOOKS_MASTER_KEY", "PUBLISHER_TOKENS", "PUBLISHER_ADMIN_TOKENS"} {
+	for _, key := range []string{"WEBHOOKS_MASTER_KEY", "PUBLISHER_TOKENS", "PUBLISHER_ADMIN_TOKENS", "LOG_STORE_URL"} {
 		if v := m.secretValue(t, secretName, key); !strings.Contains(v, "REPLACE") {
 			t.Errorf("%s = %q: not clearly a placeholder", key, v)
 		}
@@ -241,5 +279,9 @@ func TestSecretPlaceholdersAreRefused(t *testing.T) {
 	}
 	if err := (ingest.Config{Tokens: tokens}).Validate(); err == nil {
 		t.Error("the PUBLISHER_TOKENS placeholder is accepted as tokens")
+	}
+	// The store URL's placeholder parses, but its host can never resolve.
+	if u, err := url.Parse(m.secretValue(t, secretName, "LOG_STORE_URL")); err != nil || !strings.HasSuffix(u.Hostname(), ".invalid") {
+		t.Errorf("the LOG_STORE_URL placeholder names a host that may exist: %v", err)
 	}
 }

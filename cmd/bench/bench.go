@@ -20,7 +20,7 @@ type phase struct {
 var phases = []phase{
 	{"http", baselineHTTP}, {"js", baselineJS}, {"bare", baselineBare},
 	{"drain", fullDrain}, {"fsync", fsyncDrain}, {"latency", latency},
-	{"isolation", isolation}, {"stalls", stalls},
+	{"isolation", isolation}, {"stalls", stalls}, {"history", history}, {"log", deliveryLog},
 }
 
 // runBench runs the selected phases, printing their details, then the

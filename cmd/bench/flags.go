@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -51,6 +52,12 @@ type options struct {
 	stallPrefetch      int
 	stallLoop          string
 
+	historyEvents int           // events retained in the history phase
+	logRate       float64       // records/s offered to the log writer
+	logDuration   time.Duration // measured part of that load
+	logEvents     int           // events stored before the query timings
+	pgURL         string        // PostgreSQL server of the log phase; "" skips it
+
 	profileDir string
 	keep       bool
 }
@@ -61,6 +68,7 @@ var quickPreset = map[string]string{
 	"events": "400", "rounds": "1", "fsync-events": "100", "warmup": "50ms", "load-duration": "150ms",
 	"isolation-duration": "300ms", "isolation-control": "false",
 	"stall-runs": "1", "stall-events": "400", "stall-give-up": "2s",
+	"history-events": "2000", "log-rate": "500", "log-duration": "300ms", "log-events": "3000",
 }
 
 // parseFlags parses args; -h prints the flags to out.
@@ -93,6 +101,11 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	fs.IntVar(&o.stallMaxAckPending, "stall-max-ack-pending", 0, "consumer MaxAckPending in the stall runs (0: the streams default)")
 	fs.IntVar(&o.stallPrefetch, "stall-prefetch", 0, "pull batch (prefetch) in the stall runs (0: the deliverer default)")
 	fs.StringVar(&o.stallLoop, "stall-loop", modeDeliverer, "client of the stall runs: deliverer or bare (baseline C's loop)")
+	fs.IntVar(&o.historyEvents, "history-events", 200_000, "events retained on each history stream (broker heap per event)")
+	fs.Float64Var(&o.logRate, "log-rate", 2000, "attempt records/s offered to the log writer in the lag measurement")
+	fs.DurationVar(&o.logDuration, "log-duration", 10*time.Second, "measured duration of the log writer's load")
+	fs.IntVar(&o.logEvents, "log-events", 1_000_000, "events stored in each delivery log before timing timelines and pages")
+	fs.StringVar(&o.pgURL, "pg-url", os.Getenv("WEBHOOKS_TEST_POSTGRES_URL"), "PostgreSQL server (a database the user may create databases from) for the delivery log phase; empty: SQLite only")
 	fs.StringVar(&o.profileDir, "profile", "", "write CPU profiles of the drains (deliverer, baseline C, and this process: broker and sink) and of the deliverer and this process under each offered load, and the deliverer's heap and goroutines halfway through the drain, to this directory")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directories (JetStream stores, attempt logs)")
 	if err := fs.Parse(args); err != nil {
@@ -151,6 +164,8 @@ func (o options) validate() error {
 		return usageError{errors.New("-isolation-rate must be > 0 and -isolation-fault in [0, 1)")}
 	case o.stallRuns < 0 || o.stallAfter <= 0 || o.stallGiveUp < 0:
 		return usageError{errors.New("-stall-runs must be >= 0, -stall-after > 0, -stall-give-up >= 0")}
+	case o.historyEvents < 1 || o.logEvents < 1 || o.logRate <= 0 || o.logDuration <= 0:
+		return usageError{errors.New("-history-events and -log-events must be >= 1, -log-rate and -log-duration > 0")}
 	case o.stallLoop != modeDeliverer && o.stallLoop != modeBare:
 		return usageError{fmt.Errorf("-stall-loop = %q, want %s or %s", o.stallLoop, modeDeliverer, modeBare)}
 	}

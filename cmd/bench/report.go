@@ -21,6 +21,8 @@ var summaryKeys = []struct {
 	{"ratio_bare", 2}, {"ratio_http", 2}, {"drain_fsync_per_s", 0},
 	{"p50_ms_1k", 1}, {"p99_ms_1k", 1}, {"p99_ms_5k", 1}, {"rss_mb", 0},
 	{"isolation_ratio", 3}, {"isolation_p99_ms", 1}, {"stalls", 0},
+	{"history_broker_b_per_event", 1}, {"history_old_b_per_event", 1},
+	{"log_lag_p99_ms_sqlite", 1}, {"log_lag_p99_ms_pg", 1}, {"log_timeline_ms", 2}, {"log_page_ms", 2},
 }
 
 // report collects the summary values and prints the per-phase details as

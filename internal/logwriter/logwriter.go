@@ -65,6 +65,10 @@ type Config struct {
 	Metrics *metrics.LogWriter
 	// Now is the clock of the lag measurements. Defaults to time.Now.
 	Now func() time.Time
+	// Observe, when set, receives the ingest lag of every record of every
+	// committed batch (from its arrival on the stream to the commit), in
+	// batch order; the benchmark's lag percentiles come from it.
+	Observe func(lag time.Duration)
 }
 
 func (c Config) withDefaults() Config {

@@ -73,11 +73,14 @@ func (w *Writer) writeBatch(ctx context.Context, batch []jetstream.Msg) {
 	keep := batch[:0:0]
 	var newest time.Time
 	var pending uint64
+	var stamps []time.Time // arrival of each kept record, for Observe
 	for _, msg := range batch {
 		meta, err := msg.Metadata()
+		var stamp time.Time
 		if err == nil {
-			if meta.Timestamp.After(newest) {
-				newest = meta.Timestamp
+			stamp = meta.Timestamp
+			if stamp.After(newest) {
+				newest = stamp
 			}
 			pending = meta.NumPending
 		}
@@ -90,6 +93,9 @@ func (w *Writer) writeBatch(ctx context.Context, batch []jetstream.Msg) {
 		}
 		recs = append(recs, r)
 		keep = append(keep, msg)
+		if w.cfg.Observe != nil {
+			stamps = append(stamps, stamp)
+		}
 	}
 	if len(recs) == 0 {
 		return
@@ -112,7 +118,13 @@ func (w *Writer) writeBatch(ctx context.Context, batch []jetstream.Msg) {
 			w.log.Warn().Err(err).Msg("ack failed; the record will be written again (idempotent)")
 		}
 	}
-	lag := w.cfg.Now().Sub(newest).Seconds()
+	now := w.cfg.Now()
+	for _, at := range stamps {
+		if !at.IsZero() {
+			w.cfg.Observe(now.Sub(at))
+		}
+	}
+	lag := now.Sub(newest).Seconds()
 	w.cfg.Metrics.Lag(lag, pending)
 	w.succeeded(lag, pending, len(recs))
 }
