@@ -248,42 +248,58 @@ func queryTimes(ctx context.Context, o options, r *report, kind string, store lo
 
 	now := time.Now()
 	var pages []time.Duration
-	const searches = 100
-	for i := range searches {
-		q := logstore.Query{OrgID: fmt.Sprintf("org_%d", rng.IntN(historyOrgs)), Limit: 100}
-		switch i % 4 {
-		case 1:
-			q.From, q.To = now.Add(-time.Duration(1+rng.IntN(13))*24*time.Hour), now
-		case 2:
-			q.State = envelope.StateDelivered
-		case 3:
-			q.StatusClass = "5xx"
-			q.From = now.Add(-7 * 24 * time.Hour)
-		}
-		t0 := time.Now()
-		page, err := store.Search(ctx, q)
-		if err != nil {
-			return dist{}, dist{}, fmt.Errorf("search %+v: %w", q, err)
-		}
-		pages = append(pages, time.Since(t0))
-		if page.Next != "" {
-			q.Cursor = page.Next
-			t0 = time.Now()
-			if _, err := store.Search(ctx, q); err != nil {
-				return dist{}, dist{}, fmt.Errorf("next page: %w", err)
+	searches := []struct {
+		label string
+		query func() logstore.Query
+	}{
+		{"no filter", func() logstore.Query { return logstore.Query{} }},
+		{"time range", func() logstore.Query {
+			from := now.Add(-time.Duration(1+rng.IntN(12)) * 24 * time.Hour)
+			return logstore.Query{From: from, To: from.Add(24 * time.Hour)}
+		}},
+		{"state delivered", func() logstore.Query { return logstore.Query{State: envelope.StateDelivered} }},
+		{"state undelivered", func() logstore.Query { return logstore.Query{State: envelope.StateUndelivered} }},
+		{"status 5xx, 7 days", func() logstore.Query {
+			return logstore.Query{StatusClass: "5xx", From: now.Add(-7 * 24 * time.Hour)}
+		}},
+		{"host, 7 days", func() logstore.Query {
+			return logstore.Query{Host: "hooks.example.com", From: now.Add(-7 * 24 * time.Hour)}
+		}},
+	}
+	const perKind = 25
+	for _, k := range searches {
+		var kd []time.Duration
+		for range perKind {
+			q := k.query()
+			q.OrgID, q.Limit = fmt.Sprintf("org_%d", rng.IntN(historyOrgs)), 100
+			t0 := time.Now()
+			page, err := store.Search(ctx, q)
+			if err != nil {
+				return dist{}, dist{}, fmt.Errorf("search %+v: %w", q, err)
 			}
-			pages = append(pages, time.Since(t0))
+			kd = append(kd, time.Since(t0))
+			if page.Next != "" {
+				q.Cursor = page.Next
+				t0 = time.Now()
+				if _, err := store.Search(ctx, q); err != nil {
+					return dist{}, dist{}, fmt.Errorf("next page: %w", err)
+				}
+				kd = append(kd, time.Since(t0))
+			}
 		}
+		pages = append(pages, kd...)
+		r.printf("  %-10s   page, %-20s %s", kind, k.label+":", distribution(kd))
 	}
 	pd := distribution(pages)
-	r.printf("  %-10s 100-row page of an organization's search (%d searches: no filter, time range, state, status class; each with its next page): %s",
-		kind, searches, pd)
+	r.printf("  %-10s 100-row page of an organization's search (%d searches of each kind above, each with its next page): %s",
+		kind, perKind, pd)
 	return td, pd, nil
 }
 
 // fillLog writes n events in batches of 1000 (the writer's batch): queued
 // over the last 13 days, oldest first, every fifth with a first attempt
-// that got a 503 and a second that was delivered. It returns the event ids
+// that got a 503 and a second that was delivered, one in 47
+// undelivered after a 500. It returns the event ids
 // and the attempt rows written.
 func fillLog(ctx context.Context, store logstore.Store, n int) ([]string, int, error) {
 	ids := make([]string, 0, n)
@@ -305,6 +321,10 @@ func fillLog(ctx context.Context, store logstore.Store, n int) ([]string, int, e
 		id := fmt.Sprintf("%s-%08d", queued.UTC().Format("20060102T150405"), i)
 		ids = append(ids, id)
 		rec := storetest.Record(fmt.Sprintf("org_%d", i%historyOrgs), id, queued)
+		if i%47 == 7 { // undelivered after a 500 (its earlier attempts left out)
+			rec.StatusCode, rec.ResponseExcerpt, rec.ErrorClass, rec.Error = 500, "oops", "response", "HTTP 500"
+			rec.Decision, rec.State = envelope.DecisionUndelivered, envelope.StateUndelivered
+		}
 		if i%5 == 0 {
 			first := *rec
 			first.StatusCode, first.ResponseExcerpt, first.ErrorClass, first.Error = 503, "busy", "response", "HTTP 503"

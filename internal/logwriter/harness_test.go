@@ -71,23 +71,28 @@ func pgStore(t *testing.T, url string) *pgstore.Store {
 // called; stop waits for Run to return.
 func startWriter(t *testing.T, js jetstream.JetStream, store logstore.Store, cfg logwriter.Config) (*logwriter.Writer, func()) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	w, err := logwriter.New(ctx, js, store, cfg)
+	w, err := logwriter.New(t.Context(), js, store, cfg)
 	if err != nil {
-		cancel()
 		t.Fatal(err)
 	}
+	return w, background(t, "writer", w.Run)
+}
+
+// background runs run until the test ends or the returned stop is
+// called; stop cancels its context and waits for it to return.
+func background(t *testing.T, name string, run func(context.Context) error) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := w.Run(ctx); err != nil {
-			t.Errorf("writer Run: %v", err)
+		if err := run(ctx); err != nil {
+			t.Errorf("%s Run: %v", name, err)
 		}
 	}()
 	var once sync.Once
-	stop := func() { once.Do(func() { cancel(); <-done }) }
+	stop = func() { once.Do(func() { cancel(); <-done }) }
 	t.Cleanup(stop)
-	return w, stop
+	return stop
 }
 
 // startDeliverer runs a real deliverer retrying on fastSchedule until the
@@ -97,20 +102,12 @@ func startDeliverer(t *testing.T, js jetstream.JetStream, sc streams.Config) {
 	client := egress.NewClient(loopback, egress.ClientConfig{})
 	cfg := deliver.Config{Streams: sc, Policy: retry.Policy{Schedule: fastSchedule},
 		URLs: envelope.URLPolicy{AllowHTTP: true}, ShutdownTimeout: 5 * time.Second}
-	ctx, cancel := context.WithCancel(context.Background())
-	d, err := deliver.New(ctx, js, client, nil, cfg)
+	d, err := deliver.New(t.Context(), js, client, nil, cfg)
 	if err != nil {
-		cancel()
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := d.Run(ctx); err != nil {
-			t.Errorf("deliverer Run: %v", err)
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-done; client.CloseIdleConnections() })
+	t.Cleanup(client.CloseIdleConnections) // after the deliverer stopped: cleanups run last first
+	background(t, "deliverer", d.Run)
 }
 
 // flakyReceiver answers the first POST of every event with 500 and the

@@ -197,3 +197,31 @@ func zerologNop() zerolog.Logger { return zerolog.Nop() }
 
 // logwriterImport is the import under test.
 var logwriterImport = logwriter.ImportOutcomes
+
+// Two writers (each with its own connection pool to the file, as two
+// processes) on the shared consumer split the records between them and
+// the store holds each exactly once.
+func TestTwoWritersStoreEachRecordOnce(t *testing.T) {
+	store, path := sqliteStore(t)
+	_, js, _ := jstest.Pipeline(t, streams.Config{})
+	sc := streams.Config{}.WithDefaults()
+	var recs []*envelope.AttemptRecord
+	for i := range 5 {
+		recs = append(recs, storetest.Batch(time.Now(), i, 1000)...)
+	}
+	other, err := sqlitestore.Open(jstest.Context(t, 10*time.Second), path, logstore.Options{}) // as a second process would
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	cfg := logwriter.Config{Streams: sc, Batch: 100}
+	a, _ := startWriter(t, js, store, cfg)
+	b, _ := startWriter(t, js, other, cfg)
+	publishRecords(t, js, sc, recs)
+	jstest.Eventually(t, 60*time.Second, func() bool { return countRows(t, path) == len(recs) }, "%d rows", len(recs))
+	assertOneRowPerRecord(t, path, recs)
+	t.Logf("writer a stored %d records, writer b %d", a.Status().Written, b.Status().Written)
+	if a.Status().Written+b.Status().Written < uint64(len(recs)) {
+		t.Errorf("writers report %d + %d records written, want at least %d", a.Status().Written, b.Status().Written, len(recs))
+	}
+}

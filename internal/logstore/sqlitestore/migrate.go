@@ -22,14 +22,13 @@ var migrationFiles embed.FS
 // migrating the same file, in milliseconds.
 const migrateLockWait = 5 * 60 * 1000
 
-// migrate applies the embedded migrations that the database at path
-// lacks. An up-to-date database costs one query and takes no lock.
-// Otherwise the migrations run under the migration lock: of several
-// processes opening a new file at once, one migrates and the others wait
-// for it, then find nothing to do. A database whose version is above the
-// newest embedded migration is refused with logstore.ErrSchemaTooNew,
-// before anything is applied.
-func migrate(ctx context.Context, db *sql.DB, path string) error {
+// migrate applies the embedded migrations that the database lacks. The
+// caller holds the migration lock (lockMigrations): of several processes
+// opening a new file at once, one migrates and the others wait for it,
+// then find nothing to do. A database whose version is above the newest
+// embedded migration is refused with logstore.ErrSchemaTooNew, before
+// anything is applied.
+func migrate(ctx context.Context, db *sql.DB) error {
 	fsys, err := fs.Sub(migrationFiles, "migrations")
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
@@ -43,14 +42,7 @@ func migrate(ctx context.Context, db *sql.DB, path string) error {
 	if current, ok := storedVersion(ctx, db); ok && current >= known {
 		return tooNew(current, known)
 	}
-	unlock, err := lockMigrations(ctx, path)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	// Read the version again under the lock: another process may have
-	// migrated while this one waited. This creates goose's version table
-	// when it is missing.
+	// This creates goose's version table when it is missing.
 	current, _, err := p.GetVersions(ctx)
 	if err != nil {
 		return fmt.Errorf("migrations: read the schema version: %w", err)

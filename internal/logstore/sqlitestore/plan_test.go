@@ -79,6 +79,10 @@ func TestQueryPlans(t *testing.T) {
 // wantIndex returns the index a query must use, by the query's name.
 func wantIndex(name string) string {
 	switch {
+	case name == "search org, state":
+		return "USING INDEX deliveries_org_state"
+	case name == "search org, filters":
+		return "USING INDEX deliveries_org_class"
 	case strings.HasPrefix(name, "search org"), name == "counts org":
 		return "USING INDEX deliveries_org_time"
 	case strings.HasPrefix(name, "search all"), name == "counts all":

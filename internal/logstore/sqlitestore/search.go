@@ -105,7 +105,7 @@ func searchSQL(c logstore.Checked) (string, []any) {
 		}
 	}
 	if c.StatusRange != nil {
-		w.add("status_code BETWEEN ? AND ?", c.StatusRange[0], c.StatusRange[1])
+		w.add("status_class = ?", c.StatusRange[0]/100) // status_code / 100, indexed (migration 00002)
 	}
 	if c.After != nil {
 		w.add("(queued_at, event_id, replay) < (?, ?, ?)", micros(c.After.QueuedAt), c.After.EventID, c.After.Replay)

@@ -86,6 +86,15 @@ func Open(ctx context.Context, path string, opts logstore.Options) (*Store, erro
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("sqlitestore: create the directory of %s: %w", path, err)
 	}
+	// The first connection (which sets WAL mode on a new file) and the
+	// migrations run under the migration lock, so that processes opening
+	// one new file at once neither race to set its journal mode nor
+	// migrate it twice. The lock is held for milliseconds.
+	unlock, err := lockMigrations(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: %s: %w", path, err)
+	}
+	defer unlock()
 	db, err := sql.Open("sqlite", dsn(path, connPragmas()...))
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
@@ -97,7 +106,7 @@ func Open(ctx context.Context, path string, opts logstore.Options) (*Store, erro
 		db.Close()
 		return nil, fmt.Errorf("sqlitestore: open %s (is it an SQLite database?): %w", path, err)
 	}
-	if err := migrate(ctx, db, path); err != nil {
+	if err := migrate(ctx, db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlitestore: %s: %w", path, err)
 	}

@@ -95,8 +95,8 @@ func TestReopen(t *testing.T) {
 	if _, err := s2.Timeline(t.Context(), "org-re", "re-1"); err != nil {
 		t.Errorf("Timeline after reopening: %v", err)
 	}
-	if got := versions(t, path); got[0] != 1 || got[1] != 1 || len(got) != 2 {
-		t.Errorf("goose versions after two opens = %v, want one row each of 0 and 1", got)
+	if got := versions(t, path); got[0] != 1 || got[1] != 1 || got[2] != 1 || len(got) != 3 {
+		t.Errorf("goose versions after two opens = %v, want one row each of 0, 1 and 2", got)
 	}
 }
 
@@ -119,8 +119,8 @@ func TestConcurrentOpen(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if got := versions(t, path); got[0] != 1 || got[1] != 1 || len(got) != 2 {
-		t.Errorf("goose versions = %v, want one row each of 0 and 1", got)
+	if got := versions(t, path); got[0] != 1 || got[1] != 1 || got[2] != 1 || len(got) != 3 {
+		t.Errorf("goose versions = %v, want one row each of 0, 1 and 2", got)
 	}
 }
 
@@ -140,7 +140,7 @@ func TestSchemaTooNew(t *testing.T) {
 	if !errors.Is(err, logstore.ErrSchemaTooNew) {
 		t.Fatalf("Open = %v, want logstore.ErrSchemaTooNew", err)
 	}
-	for _, want := range []string{"version 99", "up to 1", path} {
+	for _, want := range []string{"version 99", "up to 2", path} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Open = %q, want it to name %q", err, want)
 		}
