@@ -206,14 +206,10 @@ func writerLag(ctx context.Context, o options, store logstore.Store) (dist, erro
 
 // publishRecord publishes rec on the attempt stream as the deliverer does.
 func publishRecord(js jetstream.JetStream, sc streams.Config, rec *envelope.AttemptRecord) error {
-	data, err := rec.Encode()
+	msg, err := sc.AttemptMsg(rec)
 	if err != nil {
 		return err
 	}
-	msg := nats.NewMsg(sc.AttemptSubject(rec.OrgID, rec.Source))
-	msg.Data = data
-	msg.Header.Set(envelope.HeaderRecordEventID, rec.EventID)
-	msg.Header.Set(nats.MsgIdHdr, fmt.Sprintf("%s:%d:%d", rec.EventID, rec.Replay, rec.Attempt))
 	_, err = js.PublishMsgAsync(msg)
 	return err
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sixtyfour-oss/webhooks/internal/metrics"
+	"github.com/sixtyfour-oss/webhooks/internal/pause"
 )
 
 // SecretSource returns the secrets to sign an organization's delivery with
@@ -170,7 +171,7 @@ func (d *Deliverer) pull(ctx, work context.Context) error {
 		it, err := d.messages(jetstream.PullMaxMessages(d.cfg.Prefetch))
 		if err != nil {
 			d.log.Error().Err(err).Msg("cannot start pulling; retrying in 1s")
-			if !sleep(ctx, time.Second) {
+			if !pause.For(ctx, time.Second) {
 				return nil
 			}
 			continue
@@ -192,7 +193,7 @@ func (d *Deliverer) drain(ctx, work context.Context, it jetstream.MessagesContex
 	for {
 		// Back-pressure: no new message while the waiting room is full.
 		for len(d.waiting) >= d.cfg.MaxWaiting {
-			if !sleep(ctx, 5*time.Millisecond) {
+			if !pause.For(ctx, 5*time.Millisecond) {
 				return
 			}
 		}
@@ -209,7 +210,7 @@ func (d *Deliverer) drain(ctx, work context.Context, it jetstream.MessagesContex
 			}
 			d.log.Warn().Err(err).Msg("pull interrupted; re-creating the pull")
 			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || errors.Is(err, jetstream.ErrConsumerDeleted) {
-				sleep(ctx, 100*time.Millisecond)
+				pause.For(ctx, 100*time.Millisecond)
 			}
 			return
 		}
@@ -303,15 +304,3 @@ func (d *Deliverer) watchdog(ctx context.Context) {
 // before Run starts, while a pull is being re-created, and after shutdown
 // began.
 func (d *Deliverer) Ready() bool { return d.pulling.Load() }
-
-// sleep waits d or until ctx ends; it reports whether the full wait passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
+	"github.com/sixtyfour-oss/webhooks/internal/pause"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 	"github.com/sixtyfour-oss/webhooks/pkg/retry"
 )
@@ -60,16 +61,12 @@ func (d *Deliverer) finish(ctx context.Context, ev event, req *envelope.Request,
 			}
 		}
 	}
-	data, err := rec.Encode()
+	msg, err := d.cfg.Streams.AttemptMsg(rec)
 	if err != nil { // cannot happen for a record built here; keep the decision
 		d.log.Error().Err(err).Str("event_id", ev.eventID).Msg("cannot encode the attempt record")
 		act()
 		return false
 	}
-	msg := nats.NewMsg(d.cfg.Streams.AttemptSubject(rec.OrgID, rec.Source))
-	msg.Data = data
-	msg.Header.Set(nats.MsgIdHdr, rec.EventID+":"+strconv.Itoa(rec.Replay)+":"+strconv.Itoa(rec.Attempt))
-	msg.Header.Set(envelope.HeaderRecordEventID, rec.EventID)
 	d.recorder.add(finished{msg: ev.msg, eventID: ev.eventID, record: msg, act: act, stop: stop})
 	return true
 }
@@ -155,7 +152,7 @@ func (d *Deliverer) writeRecord(ctx context.Context, msg *nats.Msg, eventID stri
 		if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
 			break
 		}
-		sleep(ctx, min(time.Duration(try)*200*time.Millisecond, 2*time.Second))
+		pause.For(ctx, min(time.Duration(try)*200*time.Millisecond, 2*time.Second))
 	}
 	if err != nil {
 		d.metrics.RecordError()

@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/sixtyfour-oss/webhooks/internal/pause"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 )
 
@@ -29,7 +30,7 @@ func (d *Deliverer) runWaiter(ctx context.Context) {
 	for ctx.Err() == nil {
 		it, err := cons.Messages(jetstream.PullMaxMessages(waiterConcurrency))
 		if err != nil {
-			sleep(ctx, time.Second)
+			pause.For(ctx, time.Second)
 			continue
 		}
 		for {

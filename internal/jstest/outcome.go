@@ -55,14 +55,10 @@ func Records(ctx context.Context, t testing.TB, js jetstream.JetStream, sc strea
 // WriteAttempt publishes r on the attempt stream, as the deliverer does.
 func WriteAttempt(ctx context.Context, t testing.TB, js jetstream.JetStream, sc streams.Config, r *envelope.AttemptRecord) {
 	t.Helper()
-	data, err := r.Encode()
+	msg, err := sc.WithDefaults().AttemptMsg(r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	msg := nats.NewMsg(sc.WithDefaults().AttemptSubject(r.OrgID, r.Source))
-	msg.Data = data
-	msg.Header.Set(envelope.HeaderRecordEventID, r.EventID)
-	msg.Header.Set(nats.MsgIdHdr, r.EventID+":"+strconv.Itoa(r.Replay)+":"+strconv.Itoa(r.Attempt))
 	if _, err := js.PublishMsg(ctx, msg); err != nil {
 		t.Fatalf("record attempt of %s: %v", r.EventID, err)
 	}

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -257,14 +256,10 @@ func publishRecords(t *testing.T, js jetstream.JetStream, sc streams.Config, rec
 	t.Helper()
 	sc = sc.WithDefaults()
 	for _, r := range recs {
-		data, err := r.Encode()
+		msg, err := sc.AttemptMsg(r)
 		if err != nil {
 			t.Fatal(err)
 		}
-		msg := nats.NewMsg(sc.AttemptSubject(r.OrgID, r.Source))
-		msg.Data = data
-		msg.Header.Set(envelope.HeaderRecordEventID, r.EventID)
-		msg.Header.Set(nats.MsgIdHdr, fmt.Sprintf("%s:%d:%d", r.EventID, r.Replay, r.Attempt))
 		if _, err := js.PublishMsgAsync(msg); err != nil {
 			t.Fatal(err)
 		}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/sixtyfour-oss/webhooks/internal/pause"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 )
 
@@ -19,7 +20,7 @@ func (w *Writer) Run(ctx context.Context) error {
 		it, err := w.consumer.Messages(jetstream.PullMaxMessages(2 * w.cfg.Batch))
 		if err != nil {
 			w.log.Error().Err(err).Msg("cannot start pulling; retrying in 1s")
-			if !sleep(ctx, time.Second) {
+			if !pause.For(ctx, time.Second) {
 				return nil
 			}
 			continue
@@ -41,7 +42,7 @@ func (w *Writer) drain(ctx context.Context, it jetstream.MessagesContext) {
 		if err != nil {
 			if ctx.Err() == nil {
 				w.log.Warn().Err(err).Msg("pull interrupted; re-creating the pull")
-				sleep(ctx, 100*time.Millisecond)
+				pause.For(ctx, 100*time.Millisecond)
 			}
 			return
 		}
@@ -59,7 +60,7 @@ func (w *Writer) drain(ctx context.Context, it jetstream.MessagesContext) {
 			batch = append(batch, msg)
 		}
 		w.writeBatch(context.WithoutCancel(ctx), batch)
-		if d := w.retryDelay(); d > 0 && !sleep(ctx, d) {
+		if d := w.retryDelay(); d > 0 && !pause.For(ctx, d) {
 			return
 		}
 	}
@@ -155,16 +156,4 @@ func (w *Writer) retryDelay() time.Duration {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.failing
-}
-
-// sleep waits d or until ctx ends; it reports whether the full wait passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/sixtyfour-oss/webhooks/internal/pause"
 )
 
 // Timing of the Cache's watch. They are constants, not configuration: they
@@ -143,12 +145,8 @@ func (c *Cache) resync(ctx context.Context) (watch, bool) {
 			c.markLive()
 			return w, true
 		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !pause.For(ctx, backoff) {
 			return watch{}, false
-		case <-t.C:
 		}
 		backoff = min(2*backoff, resyncBackoffMax)
 	}

@@ -7,7 +7,10 @@ package streams
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 )
@@ -198,6 +201,22 @@ func (c Config) UndeliveredSubject(orgID string, source envelope.Source, eventID
 // cardinality is bounded by organizations, never by events.
 func (c Config) AttemptSubject(orgID string, source envelope.Source) string {
 	return c.SubjectPrefix + ".attempt." + orgID + "." + string(source)
+}
+
+// AttemptMsg returns r as the message the deliverer publishes on the
+// attempt stream: the encoded record on its organization's subject, with
+// its event id header and a Nats-Msg-Id of event id, replay and attempt
+// (so that a record published twice is stored once).
+func (c Config) AttemptMsg(r *envelope.AttemptRecord) (*nats.Msg, error) {
+	data, err := r.Encode()
+	if err != nil {
+		return nil, fmt.Errorf("attempt record of %s: %w", r.EventID, err)
+	}
+	msg := nats.NewMsg(c.AttemptSubject(r.OrgID, r.Source))
+	msg.Data = data
+	msg.Header.Set(envelope.HeaderRecordEventID, r.EventID)
+	msg.Header.Set(nats.MsgIdHdr, r.EventID+":"+strconv.Itoa(r.Replay)+":"+strconv.Itoa(r.Attempt))
+	return msg, nil
 }
 
 // AttemptFilter matches the attempt records of one organization ("" for

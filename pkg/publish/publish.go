@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sixtyfour-oss/webhooks/internal/egress"
+	"github.com/sixtyfour-oss/webhooks/internal/pause"
 	"github.com/sixtyfour-oss/webhooks/internal/streams"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 )
@@ -214,12 +215,7 @@ func (p *Publisher) store(ctx context.Context, msg *nats.Msg) (*jetstream.PubAck
 		if ctx.Err() != nil {
 			break
 		}
-		backoff := time.NewTimer(time.Duration(try) * 200 * time.Millisecond)
-		select {
-		case <-backoff.C:
-		case <-ctx.Done():
-			backoff.Stop()
-		}
+		pause.For(ctx, time.Duration(try)*200*time.Millisecond)
 	}
 	return nil, fmt.Errorf("%w: %v", ErrUnavailable, last)
 }

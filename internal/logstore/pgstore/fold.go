@@ -66,13 +66,9 @@ func (s *Store) prepare(recs []*envelope.AttemptRecord) *batch {
 
 // fold returns the rounds of attempts (sorted by key, as prepare leaves
 // them), one per (event_id, replay, queued_at): PostgreSQL refuses an
-// upsert that touches one row twice. It also returns the distinct event
-// ids, sorted.
-func fold(attempts []*envelope.AttemptRecord) (rounds []*round, eventIDs []string) {
+// upsert that touches one row twice.
+func fold(attempts []*envelope.AttemptRecord) (rounds []*round) {
 	for _, r := range attempts {
-		if n := len(eventIDs); n == 0 || eventIDs[n-1] != r.EventID {
-			eventIDs = append(eventIDs, r.EventID)
-		}
 		if n := len(rounds); n > 0 && compareRound(rounds[n-1].latest, r) == 0 {
 			rd := rounds[n-1]
 			if r.StartedAt.Before(rd.first) {
@@ -85,7 +81,7 @@ func fold(attempts []*envelope.AttemptRecord) (rounds []*round, eventIDs []strin
 		}
 		rounds = append(rounds, &round{latest: r, first: r.StartedAt})
 	}
-	return rounds, eventIDs
+	return rounds
 }
 
 // compareRound orders records by round key.

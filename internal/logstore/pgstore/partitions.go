@@ -91,7 +91,7 @@ func (s *Store) forgetPartitions() {
 }
 
 // Prune drops the partitions of both tables whose whole day ends at or
-// before cutoff, and returns -1: it deletes no rows, so it counts none.
+// before cutoff, with the replayed_events rows of those days, and returns -1: it deletes no rows, so it counts none.
 // The rows of cutoff's own day are kept until a prune with a cutoff at or
 // after that day's end (the next day's prune), so a round is kept between
 // its retention and one day more.
@@ -119,6 +119,12 @@ func (s *Store) Prune(ctx context.Context, cutoff time.Time) (int64, error) {
 				drop = append(drop, pgx.Identifier{name}.Sanitize())
 				dropped = append(dropped, d)
 			}
+		}
+		// The days dropped are those before cutoff's own; an event whose
+		// latest round was queued on one of them has no round left.
+		kept := dayOf(cutoff).start()
+		if _, err := tx.Exec(ctx, `DELETE FROM replayed_events WHERE queued_at < $1`, kept); err != nil {
+			return fmt.Errorf("replayed events before %s: %w", kept.Format(time.DateOnly), err)
 		}
 		if len(drop) == 0 {
 			return nil

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/sixtyfour-oss/webhooks/internal/logstore"
 	"github.com/sixtyfour-oss/webhooks/internal/logstore/storetest"
 	"github.com/sixtyfour-oss/webhooks/internal/pgtest"
@@ -28,10 +30,13 @@ func TestPartitions(t *testing.T) {
 		now(),
 	}
 	for i, q := range days {
-		write(t, st, storetest.Record("org-p", "part-"+string(rune('a'+i)), q))
+		r := storetest.Record("org-p", "part-"+string(rune('a'+i)), q)
+		r.Replay = i % 2 // b and d are replays, listed in replayed_events
+		write(t, st, r)
 	}
 	want := []string{"p20261203", "p20261204", "p20261205", "p20261206"}
 	checkPartitions(t, relations(t, conn, "%_p2%"), want)
+	checkReplayed(t, conn, "part-b", "part-d")
 
 	// Cutoff 12-05 12:00: 12-03 and 12-04 end before it; 12-05 is its own
 	// day and stays.
@@ -41,6 +46,7 @@ func TestPartitions(t *testing.T) {
 	checkPartitions(t, relations(t, conn, "%_p2%"), want[2:])
 	checkGone(t, st, "part-a", "part-b")
 	checkThere(t, st, "part-c", "part-d")
+	checkReplayed(t, conn, "part-d")
 
 	// Cutoff 12-06 00:00: 12-05 ends exactly at it.
 	if _, err := st.Prune(t.Context(), time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)); err != nil {
@@ -49,11 +55,29 @@ func TestPartitions(t *testing.T) {
 	checkPartitions(t, relations(t, conn, "%_p2%"), want[3:])
 	checkGone(t, st, "part-c")
 	checkThere(t, st, "part-d")
+	checkReplayed(t, conn, "part-d")
 
 	// A day pruned and written again gets its partition back.
 	write(t, st, storetest.Record("org-p", "part-e", days[0]))
 	checkThere(t, st, "part-e")
 	checkPartitions(t, relations(t, conn, "%_p2%"), []string{"p20261203", "p20261206"})
+}
+
+// checkReplayed reports the events listed in replayed_events unless they
+// are want.
+func checkReplayed(t *testing.T, conn *pgx.Conn, want ...string) {
+	t.Helper()
+	rows, err := conn.Query(t.Context(), `SELECT event_id FROM replayed_events ORDER BY event_id`)
+	if err != nil {
+		t.Fatalf("read replayed_events: %v", err)
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatalf("read replayed_events: %v", err)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("replayed_events lists %v, want %v", got, want)
+	}
 }
 
 // TestPartitionsAcrossStores: stores on one database (writer processes)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -21,13 +23,15 @@ import (
 const writeTries = 3
 
 // Write stores a batch of attempt records in one transaction: all or
-// nothing, in two round trips once the partitions exist. An attempt
+// nothing, in two round trips once the partitions exist (three when an
+// event of the batch has a replay round). An attempt
 // already stored (same event_id, replay, attempt and queued_at) is kept as
 // it is and changes nothing; each newly stored attempt moves its round to
 // its fields when its attempt is above the round's (so a late record never
-// moves a round back), and first_attempt_at only moves earlier. Then every
-// round of the batch's events is marked superseded when a later replay of
-// the event exists. Records queued before Now minus Retention are skipped
+// moves a round back), and first_attempt_at only moves earlier. Then,
+// for the batch's events that have a replay round (replayed_events lists
+// them), every round is marked superseded when a later replay of the
+// event exists. Records queued before Now minus Retention are skipped
 // (Prune would drop them), and so are nil records. NUL bytes and invalid
 // UTF-8, which PostgreSQL text refuses, are stored as U+FFFD.
 func (s *Store) Write(ctx context.Context, recs []*envelope.AttemptRecord) error {
@@ -55,8 +59,9 @@ func (s *Store) Write(ctx context.Context, recs []*envelope.AttemptRecord) error
 }
 
 // writeBatch runs a batch's transaction: the attempts first, returning the
-// keys of those newly stored; then the rounds of those and the superseded
-// marks of their events.
+// keys of those newly stored; then the rounds of those, returning the
+// highest replay of their events that have one; then the superseded marks
+// of those events.
 func (s *Store) writeBatch(ctx context.Context, b *batch) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, insertAttempts, attemptArgs(b.attempts)...)
@@ -83,20 +88,51 @@ func (s *Store) writeBatch(ctx context.Context, b *batch) error {
 				fresh = append(fresh, r)
 			}
 		}
-		rounds, eventIDs := fold(fresh)
-		// Two statements, not one pipelined pgx.Batch: measured with
-		// 1000-record batches, the pipeline took 229 ms a batch and the two
-		// round trips 23 ms (the batch's statements are planned anew each
-		// time, each array parameter with a custom plan).
-		if _, err := tx.Exec(ctx, upsertRounds, roundArgs(rounds)...); err != nil {
+		// Statements one after the other, not one pipelined pgx.Batch:
+		// measured with 1000-record batches, the pipeline took 229 ms a
+		// batch and the round trips 23 ms (the batch's statements are
+		// planned anew each time, each array parameter with a custom plan).
+		rounds := fold(fresh)
+		rows, err = tx.Query(ctx, upsertRounds, roundArgs(rounds)...)
+		if err != nil {
 			return fmt.Errorf("rounds: %w", err)
 		}
-		if _, err := tx.Exec(ctx, markSuperseded, eventIDs); err != nil {
+		tops := make(map[string]int32)
+		var id string
+		var top int32
+		_, err = pgx.ForEachRow(rows, []any{&id, &top}, func() error {
+			tops[id] = max(tops[id], top)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("rounds: %w", err)
+		}
+		if len(tops) == 0 {
+			return nil
+		}
+		ids := slices.Sorted(maps.Keys(tops))
+		topReplays := make([]int32, len(ids))
+		for i, id := range ids {
+			topReplays[i] = tops[id]
+		}
+		if len(ids) > indexOnlyAbove {
+			// Many events (a bulk replay): on partitions not yet analyzed
+			// the planner would scan them whole instead of reading each
+			// event through the primary key.
+			if _, err := tx.Exec(ctx, `SET LOCAL enable_seqscan = off`); err != nil {
+				return fmt.Errorf("superseded: %w", err)
+			}
+		}
+		if _, err := tx.Exec(ctx, markSuperseded, ids, topReplays); err != nil {
 			return fmt.Errorf("superseded: %w", err)
 		}
 		return nil
 	})
 }
+
+// indexOnlyAbove is the number of replayed events in a batch above which
+// its superseded marks are made with sequential scans turned off.
+const indexOnlyAbove = 20
 
 // retryable reports whether a failed write may succeed when tried again.
 func retryable(err error) bool {
@@ -131,7 +167,11 @@ var latestColumns = []string{
 	"last_attempt_at", "next_attempt_at", "webhook_status_code", "webhook_response", "webhook_success",
 }
 
-// upsertRounds stores the batch's rounds, folded to one row per round.
+// upsertRounds stores the batch's rounds, folded to one row per round;
+// records each event of the batch that has a replay round in
+// replayed_events; and returns, for each event of the batch known there,
+// its highest replay (an event may come twice, with its top before and
+// after this batch: the caller keeps the higher).
 var upsertRounds = func() string {
 	set := make([]string, 0, len(latestColumns)+1)
 	set = append(set, "first_attempt_at = LEAST(d.first_attempt_at, EXCLUDED.first_attempt_at)")
@@ -139,6 +179,7 @@ var upsertRounds = func() string {
 		set = append(set, fmt.Sprintf("%[1]s = CASE WHEN EXCLUDED.attempts > d.attempts THEN EXCLUDED.%[1]s ELSE d.%[1]s END", c))
 	}
 	return `
+WITH rounds AS (
 INSERT INTO deliveries AS d (event_id, replay, queued_at, org_id, source, event_type, task_id,
 	run_id, workflow_id, host, state, final, attempts, status_code, response_excerpt,
 	error_class, error, first_attempt_at, last_attempt_at, next_attempt_at,
@@ -148,20 +189,28 @@ SELECT * FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::text[], $5::t
 	$13::int[], $14::int[], $15::text[], $16::text[], $17::text[], $18::timestamptz[],
 	$19::timestamptz[], $20::timestamptz[], $21::int[], $22::text[], $23::bool[])
 ON CONFLICT (event_id, replay, queued_at) DO UPDATE SET
-	` + strings.Join(set, ",\n\t")
+	` + strings.Join(set, ",\n\t") + `
+), replayed AS (
+INSERT INTO replayed_events AS r (event_id, top_replay, queued_at)
+SELECT e, max(n), max(q) FROM unnest($1::text[], $2::int[], $3::timestamptz[]) t(e, n, q)
+WHERE n > 0 GROUP BY e ORDER BY e
+ON CONFLICT (event_id) DO UPDATE SET
+	top_replay = GREATEST(r.top_replay, EXCLUDED.top_replay),
+	queued_at = GREATEST(r.queued_at, EXCLUDED.queued_at)
+RETURNING event_id, top_replay
+)
+SELECT event_id, top_replay FROM replayed
+UNION ALL
+SELECT event_id, top_replay FROM replayed_events WHERE event_id = ANY($1::text[])`
 }()
 
-// markSuperseded sets superseded on every round of the batch's events
-// that have more than one: true below the event's highest replay, false
-// on it (an event with one round keeps the default, false). Rows already
-// right are not rewritten. Both sides name the events, so that each is
-// read through the primary key of every partition: with the join
-// condition alone the planner scanned the whole table (the write slowed by
-// 10 ms per 1000 rows stored).
+// markSuperseded sets superseded on the rounds of the named events ($1),
+// each with its highest replay ($2): true below it, false on it. Rows
+// already right are not rewritten. The events are named on both sides,
+// so that each is read through the primary key of every partition.
 const markSuperseded = `
 UPDATE deliveries d SET superseded = d.replay < m.top
-FROM (SELECT event_id, max(replay) AS top FROM deliveries
-	WHERE event_id = ANY($1::text[]) GROUP BY event_id HAVING count(*) > 1) m
+FROM unnest($1::text[], $2::int[]) m(event_id, top)
 WHERE d.event_id = ANY($1::text[]) AND d.event_id = m.event_id
 	AND d.superseded IS DISTINCT FROM (d.replay < m.top)`
 

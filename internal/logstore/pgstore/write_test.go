@@ -1,9 +1,15 @@
 package pgstore_test
 
 import (
+	"database/sql"
 	"fmt"
+	"os"
+	"strings"
 	"testing"
 	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+	"github.com/pressly/goose/v3"
 
 	"github.com/sixtyfour-oss/webhooks/internal/logstore"
 	"github.com/sixtyfour-oss/webhooks/internal/logstore/pgstore"
@@ -66,6 +72,58 @@ func TestWriteSupersedeInBatch(t *testing.T) {
 	p, err := st.Search(t.Context(), logstore.Query{OrgID: "org-s"})
 	if err != nil || len(p.Deliveries) != 1 || p.Deliveries[0].Replay != 2 {
 		t.Errorf("Search = %+v, %v; want replay 2 alone", p, err)
+	}
+}
+
+// TestUpgradeKeepsReplays: a database holding a replay round written
+// before migration 3 is upgraded at Open, and a late original of that
+// event then written is marked superseded.
+func TestUpgradeKeepsReplays(t *testing.T) {
+	u := pgtest.Database(t)
+	db, err := sql.Open("pgx", u)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	defer db.Close()
+	p, err := goose.NewProvider(goose.DialectPostgres, db, os.DirFS("migrations"), goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatalf("goose: %v", err)
+	}
+	if _, err := p.UpTo(t.Context(), 2); err != nil {
+		t.Fatalf("migrate to version 2: %v", err)
+	}
+	orig := storetest.Record("org-u", "upg-1", now().Add(-3*time.Hour))
+	replayAt := now().Add(-time.Hour)
+	day := replayAt.Format("20060102")
+	conn := connect(t, u)
+	for _, q := range []string{
+		fmt.Sprintf(`CREATE TABLE deliveries_p%s PARTITION OF deliveries FOR VALUES FROM ('%s') TO ('%s')`,
+			day, replayAt.Truncate(24*time.Hour).Format(time.RFC3339), replayAt.Truncate(24*time.Hour).Add(24*time.Hour).Format(time.RFC3339)),
+		`INSERT INTO deliveries (event_id, replay, queued_at, org_id, state, final, attempts, status_code,
+			response_excerpt, error_class, error, first_attempt_at, last_attempt_at)
+		VALUES ('upg-1', 1, $1, 'org-u', 'delivered', true, 1, 200, 'ok', '', '', $1, $1)`,
+	} {
+		var args []any
+		if strings.Contains(q, "$1") {
+			args = append(args, replayAt)
+		}
+		if _, err := conn.Exec(t.Context(), q, args...); err != nil {
+			t.Fatalf("version 2 data: %v", err)
+		}
+	}
+	st := open(t, u, logstore.Options{Now: now})
+	write(t, st, orig)
+	tl, err := st.Timeline(t.Context(), "", "upg-1")
+	if err != nil {
+		t.Fatalf("Timeline: %v", err)
+	}
+	if len(tl.Rounds) != 2 {
+		t.Fatalf("Timeline has %d rounds, want 2", len(tl.Rounds))
+	}
+	for i, rd := range tl.Rounds {
+		if want := i == 0; rd.Replay != i || rd.Superseded != want {
+			t.Errorf("round %d: replay %d superseded %v, want replay %d superseded %v", i, rd.Replay, rd.Superseded, i, want)
+		}
 	}
 }
 
