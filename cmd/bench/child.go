@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/sixtyfour-oss/webhooks/internal/streams"
+	"github.com/sixtyfour-oss/webhooks/pkg/streams"
 )
 
 // childEnv carries a childSpec (JSON) to a child process; its presence is

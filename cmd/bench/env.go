@@ -14,7 +14,7 @@ import (
 
 	"github.com/sixtyfour-oss/webhooks/internal/embedded"
 	"github.com/sixtyfour-oss/webhooks/internal/secrets"
-	"github.com/sixtyfour-oss/webhooks/internal/streams"
+	"github.com/sixtyfour-oss/webhooks/pkg/streams"
 )
 
 // benchOrg is the organization of every event; it has a signing secret.

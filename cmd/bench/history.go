@@ -13,8 +13,8 @@ import (
 
 	"github.com/sixtyfour-oss/webhooks/internal/embedded"
 	"github.com/sixtyfour-oss/webhooks/internal/logstore/storetest"
-	"github.com/sixtyfour-oss/webhooks/internal/streams"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
+	"github.com/sixtyfour-oss/webhooks/pkg/streams"
 )
 
 // historyOrgs is how many organizations the history records are spread over.

@@ -23,7 +23,7 @@ import (
 	"github.com/sixtyfour-oss/webhooks/internal/logstore/sqlitestore"
 	"github.com/sixtyfour-oss/webhooks/internal/logstore/storetest"
 	"github.com/sixtyfour-oss/webhooks/internal/pgtest"
-	"github.com/sixtyfour-oss/webhooks/internal/streams"
+	"github.com/sixtyfour-oss/webhooks/pkg/streams"
 )
 
 // TestMain lets a test run this binary's main as a child process.

@@ -9,8 +9,8 @@ import (
 	"github.com/rs/zerolog"
 
 	appconfig "github.com/sixtyfour-oss/webhooks/internal/config"
-	"github.com/sixtyfour-oss/webhooks/internal/egress"
 	"github.com/sixtyfour-oss/webhooks/internal/ingest"
+	"github.com/sixtyfour-oss/webhooks/pkg/egress"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 	"github.com/sixtyfour-oss/webhooks/pkg/publish"
 )

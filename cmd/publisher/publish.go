@@ -14,11 +14,11 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
-	"github.com/sixtyfour-oss/webhooks/internal/download"
 	"github.com/sixtyfour-oss/webhooks/internal/ingest"
 	"github.com/sixtyfour-oss/webhooks/internal/natsconn"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 	"github.com/sixtyfour-oss/webhooks/pkg/publish"
+	"github.com/sixtyfour-oss/webhooks/pkg/results"
 )
 
 // publishFlags are the publish subcommand's flags.
@@ -172,11 +172,11 @@ func publishOne(ctx context.Context, cfg config, log zerolog.Logger, f *publishF
 		}
 		return fmt.Errorf("stream %s: %w (JetStream did not answer, e.g. while a leader is elected: nothing was published; publish again)", cfg.Streams().DeliverStream, err)
 	}
-	var results jetstream.ObjectStore // rows over the inline limit need the bucket
-	if b, err := download.OpenBucket(ctx, conn.JS, cfg.Streams().ResultsBucket); err == nil {
-		results = b
+	var bucket jetstream.ObjectStore // rows over the inline limit need the bucket
+	if b, err := results.OpenBucket(ctx, conn.JS, cfg.Streams().ResultsBucket); err == nil {
+		bucket = b
 	}
-	receipt, err := publish.New(conn.JS, cfg.publishConfig(results)).Publish(ctx, req)
+	receipt, err := publish.New(conn.JS, cfg.publishConfig(bucket)).Publish(ctx, req)
 	if err != nil {
 		return f.explain(err)
 	}

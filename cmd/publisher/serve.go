@@ -23,9 +23,9 @@ import (
 	"github.com/sixtyfour-oss/webhooks/internal/secrets"
 	"github.com/sixtyfour-oss/webhooks/internal/service"
 	"github.com/sixtyfour-oss/webhooks/internal/status"
-	"github.com/sixtyfour-oss/webhooks/internal/streams"
 	"github.com/sixtyfour-oss/webhooks/internal/version"
 	"github.com/sixtyfour-oss/webhooks/pkg/publish"
+	"github.com/sixtyfour-oss/webhooks/pkg/streams"
 )
 
 // HTTP server limits of the ingest API.

@@ -26,11 +26,12 @@ import (
 	"github.com/sixtyfour-oss/webhooks/internal/natsconn"
 	"github.com/sixtyfour-oss/webhooks/internal/secrets"
 	"github.com/sixtyfour-oss/webhooks/internal/service"
-	"github.com/sixtyfour-oss/webhooks/internal/streams"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 	"github.com/sixtyfour-oss/webhooks/pkg/publish"
+	"github.com/sixtyfour-oss/webhooks/pkg/results"
 	"github.com/sixtyfour-oss/webhooks/pkg/runresult"
 	"github.com/sixtyfour-oss/webhooks/pkg/sign"
+	"github.com/sixtyfour-oss/webhooks/pkg/streams"
 )
 
 // demoOrg is the organization the quickstart signs for.
@@ -239,7 +240,7 @@ func publishDemo(ctx context.Context, pub *publish.Publisher, res *streams.Resou
 			if e.csv {
 				// The previous block's CSV, as a workflow engine stores it.
 				csv := strings.NewReader("name,email\nJohn Doe,john@acme.com\n")
-				if err := download.Put(ctx, res.Results, download.CSVKey(demoOrg, run.RunID, run.PreviousBlockID), csv, "text/csv"); err != nil {
+				if err := results.Put(ctx, res.Results, results.CSVKey(demoOrg, run.RunID, run.PreviousBlockID), csv, "text/csv"); err != nil {
 					return nil, err
 				}
 			}

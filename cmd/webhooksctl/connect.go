@@ -12,8 +12,8 @@ import (
 
 	"github.com/sixtyfour-oss/webhooks/internal/config"
 	"github.com/sixtyfour-oss/webhooks/internal/natsconn"
-	"github.com/sixtyfour-oss/webhooks/internal/streams"
 	"github.com/sixtyfour-oss/webhooks/internal/undelivered"
+	"github.com/sixtyfour-oss/webhooks/pkg/streams"
 )
 
 // ErrNoNATSURL is returned when NATS_URL is not set: unlike the services,

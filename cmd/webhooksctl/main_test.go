@@ -16,8 +16,8 @@ import (
 	"github.com/sixtyfour-oss/webhooks/internal/logstore"
 	"github.com/sixtyfour-oss/webhooks/internal/logstore/sqlitestore"
 	"github.com/sixtyfour-oss/webhooks/internal/logwriter"
-	"github.com/sixtyfour-oss/webhooks/internal/streams"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
+	"github.com/sixtyfour-oss/webhooks/pkg/streams"
 )
 
 // env is a JetStream server with the pipeline's streams, named by NATS_URL.

@@ -15,7 +15,7 @@ import (
 	"github.com/sixtyfour-oss/webhooks/internal/adminapi"
 	"github.com/sixtyfour-oss/webhooks/internal/jstest"
 	"github.com/sixtyfour-oss/webhooks/internal/secrets"
-	"github.com/sixtyfour-oss/webhooks/internal/streams"
+	"github.com/sixtyfour-oss/webhooks/pkg/streams"
 )
 
 type api struct {

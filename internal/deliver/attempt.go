@@ -13,8 +13,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sixtyfour-oss/webhooks/internal/egress"
 	"github.com/sixtyfour-oss/webhooks/internal/version"
+	"github.com/sixtyfour-oss/webhooks/pkg/egress"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 	"github.com/sixtyfour-oss/webhooks/pkg/retry"
 	"github.com/sixtyfour-oss/webhooks/pkg/sign"

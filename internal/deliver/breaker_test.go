@@ -11,8 +11,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
-	"github.com/sixtyfour-oss/webhooks/internal/egress"
 	"github.com/sixtyfour-oss/webhooks/internal/jstest"
+	"github.com/sixtyfour-oss/webhooks/pkg/egress"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 	"github.com/sixtyfour-oss/webhooks/pkg/retry"
 )

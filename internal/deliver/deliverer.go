@@ -13,7 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sixtyfour-oss/webhooks/internal/metrics"
-	"github.com/sixtyfour-oss/webhooks/internal/pause"
+	"github.com/sixtyfour-oss/webhooks/pkg/retry"
 )
 
 // SecretSource returns the secrets to sign an organization's delivery with
@@ -171,7 +171,7 @@ func (d *Deliverer) pull(ctx, work context.Context) error {
 		it, err := d.messages(jetstream.PullMaxMessages(d.cfg.Prefetch))
 		if err != nil {
 			d.log.Error().Err(err).Msg("cannot start pulling; retrying in 1s")
-			if !pause.For(ctx, time.Second) {
+			if !retry.Pause(ctx, time.Second) {
 				return nil
 			}
 			continue
@@ -193,7 +193,7 @@ func (d *Deliverer) drain(ctx, work context.Context, it jetstream.MessagesContex
 	for {
 		// Back-pressure: no new message while the waiting room is full.
 		for len(d.waiting) >= d.cfg.MaxWaiting {
-			if !pause.For(ctx, 5*time.Millisecond) {
+			if !retry.Pause(ctx, 5*time.Millisecond) {
 				return
 			}
 		}
@@ -210,7 +210,7 @@ func (d *Deliverer) drain(ctx, work context.Context, it jetstream.MessagesContex
 			}
 			d.log.Warn().Err(err).Msg("pull interrupted; re-creating the pull")
 			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || errors.Is(err, jetstream.ErrConsumerDeleted) {
-				pause.For(ctx, 100*time.Millisecond)
+				retry.Pause(ctx, 100*time.Millisecond)
 			}
 			return
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/sixtyfour-oss/webhooks/internal/jstest"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 	"github.com/sixtyfour-oss/webhooks/pkg/publish"
+	"github.com/sixtyfour-oss/webhooks/pkg/results"
 	"github.com/sixtyfour-oss/webhooks/pkg/runresult"
 )
 
@@ -49,7 +50,7 @@ func TestE2EDownloads(t *testing.T) {
 	csvRun.IncludeCSVDownloadLink = true
 	csvRun.StartedAt = time.Now()
 	csv := "name\nJohn Doe\n"
-	if err := download.Put(ctx, h.res.Results, download.CSVKey("org_1", "run_csv", csvRun.PreviousBlockID), strings.NewReader(csv), ""); err != nil {
+	if err := results.Put(ctx, h.res.Results, results.CSVKey("org_1", "run_csv", csvRun.PreviousBlockID), strings.NewReader(csv), ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := pub.PublishWorkflow(ctx, "org_1", rc.URL, csvRun, envelope.Block{}); err != nil {

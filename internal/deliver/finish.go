@@ -11,7 +11,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
-	"github.com/sixtyfour-oss/webhooks/internal/pause"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 	"github.com/sixtyfour-oss/webhooks/pkg/retry"
 )
@@ -152,7 +151,7 @@ func (d *Deliverer) writeRecord(ctx context.Context, msg *nats.Msg, eventID stri
 		if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
 			break
 		}
-		pause.For(ctx, min(time.Duration(try)*200*time.Millisecond, 2*time.Second))
+		retry.Pause(ctx, min(time.Duration(try)*200*time.Millisecond, 2*time.Second))
 	}
 	if err != nil {
 		d.metrics.RecordError()

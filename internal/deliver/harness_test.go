@@ -15,12 +15,12 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
-	"github.com/sixtyfour-oss/webhooks/internal/egress"
 	"github.com/sixtyfour-oss/webhooks/internal/jstest"
-	"github.com/sixtyfour-oss/webhooks/internal/streams"
+	"github.com/sixtyfour-oss/webhooks/pkg/egress"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 	"github.com/sixtyfour-oss/webhooks/pkg/publish"
 	"github.com/sixtyfour-oss/webhooks/pkg/retry"
+	"github.com/sixtyfour-oss/webhooks/pkg/streams"
 )
 
 // fastSchedule keeps the real schedule's shape at a fiftieth of its length.

@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"github.com/sixtyfour-oss/webhooks/internal/jstest"
-	"github.com/sixtyfour-oss/webhooks/internal/streams"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 	"github.com/sixtyfour-oss/webhooks/pkg/retry"
 	"github.com/sixtyfour-oss/webhooks/pkg/sign"
+	"github.com/sixtyfour-oss/webhooks/pkg/streams"
 )
 
 // ledger counts, per event id, the requests a receiver got, and which

@@ -9,8 +9,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/sixtyfour-oss/webhooks/internal/pause"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
+	"github.com/sixtyfour-oss/webhooks/pkg/retry"
 )
 
 // waiterConcurrency bounds the Object Store checks in flight.
@@ -30,7 +30,7 @@ func (d *Deliverer) runWaiter(ctx context.Context) {
 	for ctx.Err() == nil {
 		it, err := cons.Messages(jetstream.PullMaxMessages(waiterConcurrency))
 		if err != nil {
-			pause.For(ctx, time.Second)
+			retry.Pause(ctx, time.Second)
 			continue
 		}
 		for {

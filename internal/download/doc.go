@@ -1,7 +1,7 @@
-// Package download owns the workflow results that results_download_url
-// points to: the results Object Store bucket and its keys, the signed,
-// expiring download URLs, and the HTTP handler that verifies a URL and
-// streams the object.
+// Package download serves the workflow results that results_download_url
+// points to: the signed, expiring download URLs, and the HTTP handler that
+// verifies a URL and streams the object from the results bucket
+// (pkg/results).
 //
 // A URL is <BaseURL>/v1/downloads/<escaped key>?exp=<unix seconds>&sig=<hex>,
 // where sig is HMAC-SHA256(server key, "v1\n"+key+"\n"+exp). The server key

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sixtyfour-oss/webhooks/internal/httpapi"
+	"github.com/sixtyfour-oss/webhooks/pkg/results"
 )
 
 // StreamTimeout bounds one download, from the request to the last byte. The
@@ -44,7 +45,7 @@ type handler struct {
 //     Cache-Control: private, no-store.
 //   - 405 for other methods, 503 when the store cannot be read.
 //
-// Pass a *Bucket (OpenBucket) as obs: its Get holds one chunk per download,
+// Pass a *results.Bucket (results.OpenBucket) as obs: its Get holds one chunk per download,
 // where jetstream's own ObjectStore.Get lets the NATS client buffer many
 // MiB per slow download (Handler logs a warning for any other store).
 //
@@ -63,8 +64,8 @@ func Handler(obs jetstream.ObjectStore, s Signer, log zerolog.Logger) http.Handl
 		s.Now = time.Now
 	}
 	log = log.With().Str("component", "download").Logger()
-	if _, ok := obs.(*Bucket); !ok {
-		log.Warn().Msg("results store is not a *download.Bucket: each slow download may buffer tens of MiB in memory")
+	if _, ok := obs.(*results.Bucket); !ok {
+		log.Warn().Msg("results store is not a *results.Bucket: each slow download may buffer tens of MiB in memory")
 	}
 	return &handler{obs: obs, signer: s, log: log}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/sixtyfour-oss/webhooks/internal/download"
 	"github.com/sixtyfour-oss/webhooks/internal/jstest"
+	"github.com/sixtyfour-oss/webhooks/pkg/results"
 )
 
 // countingStore is the real store with its reads counted, to prove that a
@@ -39,15 +39,15 @@ func (c *countingStore) GetInfo(ctx context.Context, name string, opts ...jetstr
 }
 
 // newStore starts a server, creates the results bucket and opens it.
-func newStore(t testing.TB) *download.Bucket {
+func newStore(t testing.TB) *results.Bucket {
 	t.Helper()
 	s := jstest.Server(t)
 	_, js := jstest.Connect(t, s)
 	ctx := jstest.Context(t, 10*time.Second)
-	if _, err := js.CreateOrUpdateObjectStore(ctx, download.BucketConfig("", 1)); err != nil {
+	if _, err := js.CreateOrUpdateObjectStore(ctx, results.BucketConfig("", 1)); err != nil {
 		t.Fatal(err)
 	}
-	b, err := download.OpenBucket(ctx, js, "")
+	b, err := results.OpenBucket(ctx, js, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,47 +83,19 @@ func get(t testing.TB, method, url string) (*http.Response, []byte) {
 	return resp, body
 }
 
-func TestBucketConfig(t *testing.T) {
-	cfg := download.BucketConfig("", 0)
-	if cfg.Bucket != "WEBHOOKS_RESULTS" || cfg.TTL != 7*24*time.Hour || cfg.Storage != jetstream.FileStorage || cfg.Replicas != 1 {
-		t.Errorf("BucketConfig = %+v", cfg)
-	}
-	if cfg := download.BucketConfig("R", 3); cfg.Bucket != "R" || cfg.Replicas != 3 {
-		t.Errorf("BucketConfig(R, 3) = %+v", cfg)
-	}
-}
-
-func TestPutExists(t *testing.T) {
-	obs := newStore(t)
-	ctx := jstest.Context(t, 10*time.Second)
-	key := download.RowsKey("org_1", "run_1")
-	if ok, err := download.Exists(ctx, obs, key); ok || err != nil {
-		t.Fatalf("Exists before Put = %v, %v; want false, nil", ok, err)
-	}
-	if err := download.Put(ctx, obs, key, strings.NewReader(`[{"a":1}]`), "application/json"); err != nil {
-		t.Fatal(err)
-	}
-	if ok, err := download.Exists(ctx, obs, key); !ok || err != nil {
-		t.Errorf("Exists after Put = %v, %v; want true, nil", ok, err)
-	}
-	if err := download.Put(ctx, obs, "", strings.NewReader("x"), ""); !errors.Is(err, download.ErrNoKey) {
-		t.Errorf("Put with no key = %v, want ErrNoKey", err)
-	}
-}
-
 func TestHandlerServes(t *testing.T) {
 	obs := newStore(t)
 	ctx := jstest.Context(t, 10*time.Second)
 	csv := "name,email\nJohn Doe,john@acme.com\n"
-	csvKey := download.CSVKey("org_1", "run 1", "blk_2")
-	rowsKey := download.RowsKey("org_1", "run_1")
+	csvKey := results.CSVKey("org_1", "run 1", "blk_2")
+	rowsKey := results.RowsKey("org_1", "run_1")
 	for key, ct := range map[string]string{csvKey: "", rowsKey: "application/json"} {
-		if err := download.Put(ctx, obs, key, strings.NewReader(csv), ct); err != nil {
+		if err := results.Put(ctx, obs, key, strings.NewReader(csv), ct); err != nil {
 			t.Fatal(err)
 		}
 	}
 	typed := "typed/x.bin"
-	if err := download.Put(ctx, obs, typed, strings.NewReader("x"), "application/vnd.custom"); err != nil {
+	if err := results.Put(ctx, obs, typed, strings.NewReader("x"), "application/vnd.custom"); err != nil {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
@@ -170,8 +142,8 @@ func TestHandlerServes(t *testing.T) {
 func TestHandlerRefuses(t *testing.T) {
 	real := newStore(t)
 	ctx := jstest.Context(t, 10*time.Second)
-	key := download.CSVKey("org_1", "run_1", "blk_2")
-	if err := download.Put(ctx, real, key, strings.NewReader("a,b\n"), ""); err != nil {
+	key := results.CSVKey("org_1", "run_1", "blk_2")
+	if err := results.Put(ctx, real, key, strings.NewReader("a,b\n"), ""); err != nil {
 		t.Fatal(err)
 	}
 	obs := &countingStore{ObjectStore: real}
@@ -191,8 +163,8 @@ func TestHandlerRefuses(t *testing.T) {
 		{"tampered exp", strings.Replace(valid, "exp=", "exp=1", 1), http.StatusForbidden, 0},
 		{"no signature", strings.Split(valid, "?")[0], http.StatusForbidden, 0},
 		{"no key", srv.URL + download.PathPrefix + "?exp=1&sig=00", http.StatusNotFound, 0},
-		{"missing object", s.URL(download.CSVKey("org_1", "run_1", "blk_9"), signedAt), http.StatusNotFound, 1},
-		{"missing object, head", s.URL(download.CSVKey("org_1", "run_1", "blk_9"), signedAt), http.StatusNotFound, 1},
+		{"missing object", s.URL(results.CSVKey("org_1", "run_1", "blk_9"), signedAt), http.StatusNotFound, 1},
+		{"missing object, head", s.URL(results.CSVKey("org_1", "run_1", "blk_9"), signedAt), http.StatusNotFound, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sixtyfour-oss/webhooks/internal/download"
+	"github.com/sixtyfour-oss/webhooks/pkg/results"
 )
 
 var (
@@ -53,7 +54,7 @@ func TestURLFormat(t *testing.T) {
 
 func TestVerify(t *testing.T) {
 	s := testSigner()
-	key := download.CSVKey("org_1", "run_1", "blk_2")
+	key := results.CSVKey("org_1", "run_1", "blk_2")
 	k, exp, sig := parts(t, s.URL(key, signedAt))
 	foreign := download.Signer{Key: foreignKey, BaseURL: s.BaseURL}
 	_, fexp, fsig := parts(t, foreign.URL(key, signedAt))
@@ -72,7 +73,7 @@ func TestVerify(t *testing.T) {
 		{"valid", k, exp, sig, signedAt, nil},
 		{"valid at the last second", k, exp, sig, signedAt.Add(download.DefaultTTL), nil},
 		{"expired", k, exp, sig, signedAt.Add(download.DefaultTTL + time.Second), download.ErrExpired},
-		{"tampered key", download.CSVKey("org_2", "run_1", "blk_2"), exp, sig, signedAt, download.ErrBadSignature},
+		{"tampered key", results.CSVKey("org_2", "run_1", "blk_2"), exp, sig, signedAt, download.ErrBadSignature},
 		{"tampered exp", k, "9999999999", sig, signedAt, download.ErrBadSignature},
 		{"tampered sig", k, exp, flip(sig), signedAt, download.ErrBadSignature},
 		{"uppercase sig is the same bytes", k, exp, strings.ToUpper(sig), signedAt, nil},
@@ -171,15 +172,15 @@ func TestParseKey(t *testing.T) {
 
 func TestKeys(t *testing.T) {
 	tests := []struct{ name, got, want string }{
-		{"csv", download.CSVKey("org_456", "run_xyz789", "blk_2"), "org_456/run_xyz789/blk_2.csv"},
-		{"rows", download.RowsKey("org_456", "run_xyz789"), "org_456/run_xyz789/results.json"},
-		{"inner dots kept", download.CSVKey("o", "run.v2", "b.1"), "o/run.v2/b.1.csv"},
-		{"slash escaped", download.CSVKey("o", "a/b", "c"), "o/a%2Fb/c.csv"},
-		{"dot-dot escaped", download.RowsKey("..", ".."), "%2E./%2E./results.json"},
-		{"percent escaped", download.CSVKey("o", "%2F", "c"), "o/%252F/c.csv"},
-		{"empty", download.CSVKey("", "r", ""), "~/r/~.csv"},
-		{"tilde escaped", download.CSVKey("~", "r", "b"), "%7E/r/b.csv"},
-		{"controls escaped", download.RowsKey("o\n", "r"), "o%0A/r/results.json"},
+		{"csv", results.CSVKey("org_456", "run_xyz789", "blk_2"), "org_456/run_xyz789/blk_2.csv"},
+		{"rows", results.RowsKey("org_456", "run_xyz789"), "org_456/run_xyz789/results.json"},
+		{"inner dots kept", results.CSVKey("o", "run.v2", "b.1"), "o/run.v2/b.1.csv"},
+		{"slash escaped", results.CSVKey("o", "a/b", "c"), "o/a%2Fb/c.csv"},
+		{"dot-dot escaped", results.RowsKey("..", ".."), "%2E./%2E./results.json"},
+		{"percent escaped", results.CSVKey("o", "%2F", "c"), "o/%252F/c.csv"},
+		{"empty", results.CSVKey("", "r", ""), "~/r/~.csv"},
+		{"tilde escaped", results.CSVKey("~", "r", "b"), "%7E/r/b.csv"},
+		{"controls escaped", results.RowsKey("o\n", "r"), "o%0A/r/results.json"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

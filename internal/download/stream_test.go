@@ -17,9 +17,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/sixtyfour-oss/webhooks/internal/download"
 	"github.com/sixtyfour-oss/webhooks/internal/embedded"
 	"github.com/sixtyfour-oss/webhooks/internal/jstest"
+	"github.com/sixtyfour-oss/webhooks/pkg/results"
 )
 
 // serverEnv makes the test binary run a JetStream server instead of the
@@ -152,22 +152,22 @@ func TestHandlerStreamsLargeObject(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := jstest.Context(t, 2*time.Minute)
-	plain, err := js.CreateOrUpdateObjectStore(ctx, download.BucketConfig("", 1))
+	plain, err := js.CreateOrUpdateObjectStore(ctx, results.BucketConfig("", 1))
 	if err != nil {
 		t.Fatal(err)
 	}
-	bucket, err := download.OpenBucket(ctx, js, "")
+	bucket, err := results.OpenBucket(ctx, js, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := download.CSVKey("org_1", "run_big", "blk_2")
+	key := results.CSVKey("org_1", "run_big", "blk_2")
 	want := sha256.New()
-	if err := download.Put(ctx, bucket, key, io.TeeReader(&csvSource{size: size}, want), ""); err != nil {
+	if err := results.Put(ctx, bucket, key, io.TeeReader(&csvSource{size: size}, want), ""); err != nil {
 		t.Fatal(err)
 	}
 	_, s := serve(t, bucket, io.Discard, signedAt)
 	growth, n, sum := fetchPaused(t, s.URL(key, signedAt), size)
-	t.Logf("download.Bucket: live heap grew %.2f MiB half-way through a %d MiB download", float64(growth)/(1<<20), size>>20)
+	t.Logf("results.Bucket: live heap grew %.2f MiB half-way through a %d MiB download", float64(growth)/(1<<20), size>>20)
 	if growth > size/4 {
 		t.Errorf("heap grew by %d bytes half-way through a %d-byte download, want < %d", growth, size, size/4)
 	}

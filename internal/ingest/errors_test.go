@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sixtyfour-oss/webhooks/internal/streams"
 	"github.com/sixtyfour-oss/webhooks/pkg/publish"
+	"github.com/sixtyfour-oss/webhooks/pkg/streams"
 )
 
 func TestPostTooLargeForStream(t *testing.T) {

@@ -8,8 +8,8 @@ import (
 	"io"
 	"time"
 
-	"github.com/sixtyfour-oss/webhooks/internal/strictjson"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
+	"github.com/sixtyfour-oss/webhooks/pkg/strictjson"
 )
 
 // ErrMalformed is wrapped by every error for a body that is not one JSON
@@ -87,7 +87,7 @@ func DecodeEvent(r io.Reader, now time.Time) (*envelope.Request, error) {
 }
 
 // ParseEvent reads all of r and decodes it as one Event, strictly
-// (internal/strictjson: exact member names, no unknown or duplicate ones,
+// (pkg/strictjson: exact member names, no unknown or duplicate ones,
 // valid UTF-8, nothing after the object). A read error is returned
 // wrapped, as is (not ErrMalformed); a value of the wrong type is a
 // *envelope.ValidationError naming its field; anything else malformed

@@ -18,17 +18,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sixtyfour-oss/webhooks/internal/deliver"
-	"github.com/sixtyfour-oss/webhooks/internal/egress"
 	"github.com/sixtyfour-oss/webhooks/internal/jstest"
 	"github.com/sixtyfour-oss/webhooks/internal/logstore"
 	"github.com/sixtyfour-oss/webhooks/internal/logstore/pgstore"
 	"github.com/sixtyfour-oss/webhooks/internal/logstore/sqlitestore"
 	"github.com/sixtyfour-oss/webhooks/internal/logwriter"
 	"github.com/sixtyfour-oss/webhooks/internal/metrics"
-	"github.com/sixtyfour-oss/webhooks/internal/streams"
+	"github.com/sixtyfour-oss/webhooks/pkg/egress"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 	"github.com/sixtyfour-oss/webhooks/pkg/publish"
 	"github.com/sixtyfour-oss/webhooks/pkg/retry"
+	"github.com/sixtyfour-oss/webhooks/pkg/streams"
 )
 
 // loopback is the unsafe allow-list the tests need to reach their receivers.

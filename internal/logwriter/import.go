@@ -10,8 +10,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sixtyfour-oss/webhooks/internal/logstore"
-	"github.com/sixtyfour-oss/webhooks/internal/streams"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
+	"github.com/sixtyfour-oss/webhooks/pkg/streams"
 )
 
 // importBatch is how many legacy records one import transaction holds.

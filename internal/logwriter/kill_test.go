@@ -21,8 +21,8 @@ import (
 	"github.com/sixtyfour-oss/webhooks/internal/logstore/sqlitestore"
 	"github.com/sixtyfour-oss/webhooks/internal/logstore/storetest"
 	"github.com/sixtyfour-oss/webhooks/internal/logwriter"
-	"github.com/sixtyfour-oss/webhooks/internal/streams"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
+	"github.com/sixtyfour-oss/webhooks/pkg/streams"
 )
 
 // Environment of the writer process that TestWriterKilledMidBatch runs

@@ -11,9 +11,9 @@ import (
 	"github.com/sixtyfour-oss/webhooks/internal/logstore"
 	"github.com/sixtyfour-oss/webhooks/internal/logstore/storetest"
 	"github.com/sixtyfour-oss/webhooks/internal/pgtest"
-	"github.com/sixtyfour-oss/webhooks/internal/streams"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 	"github.com/sixtyfour-oss/webhooks/pkg/publish"
+	"github.com/sixtyfour-oss/webhooks/pkg/streams"
 )
 
 // Every attempt of every delivered event reaches the store, in both

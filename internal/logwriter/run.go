@@ -6,8 +6,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/sixtyfour-oss/webhooks/internal/pause"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
+	"github.com/sixtyfour-oss/webhooks/pkg/retry"
 )
 
 // Run drains the attempt stream until ctx ends; the batch being written
@@ -20,7 +20,7 @@ func (w *Writer) Run(ctx context.Context) error {
 		it, err := w.consumer.Messages(jetstream.PullMaxMessages(2 * w.cfg.Batch))
 		if err != nil {
 			w.log.Error().Err(err).Msg("cannot start pulling; retrying in 1s")
-			if !pause.For(ctx, time.Second) {
+			if !retry.Pause(ctx, time.Second) {
 				return nil
 			}
 			continue
@@ -42,7 +42,7 @@ func (w *Writer) drain(ctx context.Context, it jetstream.MessagesContext) {
 		if err != nil {
 			if ctx.Err() == nil {
 				w.log.Warn().Err(err).Msg("pull interrupted; re-creating the pull")
-				pause.For(ctx, 100*time.Millisecond)
+				retry.Pause(ctx, 100*time.Millisecond)
 			}
 			return
 		}
@@ -60,7 +60,7 @@ func (w *Writer) drain(ctx context.Context, it jetstream.MessagesContext) {
 			batch = append(batch, msg)
 		}
 		w.writeBatch(context.WithoutCancel(ctx), batch)
-		if d := w.retryDelay(); d > 0 && !pause.For(ctx, d) {
+		if d := w.retryDelay(); d > 0 && !retry.Pause(ctx, d) {
 			return
 		}
 	}

@@ -7,7 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/sixtyfour-oss/webhooks/internal/pause"
+	"github.com/sixtyfour-oss/webhooks/pkg/retry"
 )
 
 // Timing of the Cache's watch. They are constants, not configuration: they
@@ -145,7 +145,7 @@ func (c *Cache) resync(ctx context.Context) (watch, bool) {
 			c.markLive()
 			return w, true
 		}
-		if !pause.For(ctx, backoff) {
+		if !retry.Pause(ctx, backoff) {
 			return watch{}, false
 		}
 		backoff = min(2*backoff, resyncBackoffMax)

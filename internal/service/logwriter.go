@@ -13,7 +13,7 @@ import (
 	"github.com/sixtyfour-oss/webhooks/internal/logwriter"
 	"github.com/sixtyfour-oss/webhooks/internal/metrics"
 	"github.com/sixtyfour-oss/webhooks/internal/natsconn"
-	"github.com/sixtyfour-oss/webhooks/internal/streams"
+	"github.com/sixtyfour-oss/webhooks/pkg/streams"
 )
 
 // LogWriterSettings are the log writer's settings: the common ones, the

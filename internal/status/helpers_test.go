@@ -12,8 +12,8 @@ import (
 	"github.com/sixtyfour-oss/webhooks/internal/logstore"
 	"github.com/sixtyfour-oss/webhooks/internal/logstore/sqlitestore"
 	"github.com/sixtyfour-oss/webhooks/internal/logwriter"
-	"github.com/sixtyfour-oss/webhooks/internal/streams"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
+	"github.com/sixtyfour-oss/webhooks/pkg/streams"
 )
 
 type env struct {

@@ -15,8 +15,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sixtyfour-oss/webhooks/internal/deliver"
-	"github.com/sixtyfour-oss/webhooks/internal/egress"
 	"github.com/sixtyfour-oss/webhooks/internal/jstest"
+	"github.com/sixtyfour-oss/webhooks/pkg/egress"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 	"github.com/sixtyfour-oss/webhooks/pkg/retry"
 	"github.com/sixtyfour-oss/webhooks/pkg/sign"

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sixtyfour-oss/webhooks/internal/streams"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
+	"github.com/sixtyfour-oss/webhooks/pkg/streams"
 )
 
 // ErrInvalidFilter wraps every Filter validation error. Nothing is read or

@@ -7,7 +7,7 @@ import (
 
 	"github.com/go-json-experiment/json/jsontext"
 
-	"github.com/sixtyfour-oss/webhooks/internal/strictjson"
+	"github.com/sixtyfour-oss/webhooks/pkg/strictjson"
 )
 
 // wireRequest mirrors Request with pointers for every required field, so
@@ -52,7 +52,7 @@ type wireWorkflow struct {
 // wrapping ErrMalformed for input that is not one JSON object of the right
 // shape (syntax errors, wrong types, unknown or duplicate fields, member
 // names in another case, invalid UTF-8, trailing data: see
-// internal/strictjson), ErrUnknownVersion for a "v" other than Version,
+// pkg/strictjson), ErrUnknownVersion for a "v" other than Version,
 // and a *ValidationError for missing or invalid fields. urls decides
 // whether plain http is accepted.
 //

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/sixtyfour-oss/webhooks/internal/hostname"
+	"github.com/sixtyfour-oss/webhooks/pkg/hostname"
 )
 
 // Limits on request fields. They bound what a publisher may put on the stream

@@ -17,10 +17,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/sixtyfour-oss/webhooks/internal/egress"
-	"github.com/sixtyfour-oss/webhooks/internal/pause"
-	"github.com/sixtyfour-oss/webhooks/internal/streams"
+	"github.com/sixtyfour-oss/webhooks/pkg/egress"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
+	"github.com/sixtyfour-oss/webhooks/pkg/retry"
+	"github.com/sixtyfour-oss/webhooks/pkg/streams"
 )
 
 // Defaults for Config.
@@ -67,7 +67,7 @@ type Config struct {
 	Tries int
 	// Now is the clock. Defaults to time.Now.
 	Now func() time.Time
-	// Results is the results Object Store bucket (download.BucketConfig),
+	// Results is the results Object Store bucket (results.BucketConfig),
 	// where rows too large to inline are stored for results_download_url.
 	// Optional: without it, such rows are refused with a validation error.
 	Results jetstream.ObjectStore
@@ -142,11 +142,11 @@ func (p *Publisher) PublishWorkflow(ctx context.Context, orgID, url string, run 
 // For a workflow run it also applies the results rules, so every way in
 // (PublishWorkflow, the HTTP ingest, Publish) behaves the same: row_count
 // must equal the number of rows in a results array; include_csv_download_link
-// sets results_object to the previous block's CSV (download.CSVKey) unless
+// sets results_object to the previous block's CSV (results.CSVKey) unless
 // one is set; rows whose compact JSON exceeds Config.InlineResultsLimit are
 // not inlined (results becomes null) and, unless results_object already
 // names the file that carries the data, are stored in Config.Results under
-// download.RowsKey, which becomes results_object. The changes go to a copy:
+// results.RowsKey, which becomes results_object. The changes go to a copy:
 // req is not modified and can be retried.
 func (p *Publisher) Publish(ctx context.Context, req *envelope.Request) (Receipt, error) {
 	if err := p.Check(ctx, req); err != nil {
@@ -215,7 +215,7 @@ func (p *Publisher) store(ctx context.Context, msg *nats.Msg) (*jetstream.PubAck
 		if ctx.Err() != nil {
 			break
 		}
-		pause.For(ctx, time.Duration(try)*200*time.Millisecond)
+		retry.Pause(ctx, time.Duration(try)*200*time.Millisecond)
 	}
 	return nil, fmt.Errorf("%w: %v", ErrUnavailable, last)
 }

@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/sixtyfour-oss/webhooks/internal/download"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
+	"github.com/sixtyfour-oss/webhooks/pkg/results"
 )
 
 // DefaultInlineResultsLimit is the largest serialized (compact JSON) result
@@ -36,7 +36,7 @@ func (p *Publisher) planResults(req *envelope.Request) (resultsPlan, error) {
 		return plan, nil
 	}
 	if w.IncludeCSVDownloadLink && w.ResultsObject == "" {
-		plan.object = download.CSVKey(req.OrgID, w.RunID, w.PreviousBlockID)
+		plan.object = results.CSVKey(req.OrgID, w.RunID, w.PreviousBlockID)
 	}
 	raw := bytes.TrimSpace(w.Results)
 	if len(raw) == 0 || string(raw) == "null" {
@@ -65,7 +65,7 @@ func (p *Publisher) planResults(req *envelope.Request) (resultsPlan, error) {
 			" bytes, over the inline limit of "+strconv.Itoa(p.cfg.InlineResultsLimit)+
 			" bytes, and no results store is configured to deliver them by download")
 	}
-	plan.object = download.RowsKey(req.OrgID, w.RunID)
+	plan.object = results.RowsKey(req.OrgID, w.RunID)
 	plan.store = compact.Bytes()
 	return plan, nil
 }
@@ -82,7 +82,7 @@ func (p *Publisher) placeResults(ctx context.Context, req *envelope.Request, pla
 		// The rows may be large: allow the time of every publish try.
 		sctx, cancel := context.WithTimeout(ctx, p.cfg.TryTimeout*time.Duration(p.cfg.Tries))
 		defer cancel()
-		if err := download.Put(sctx, p.cfg.Results, plan.object, bytes.NewReader(plan.store), "application/json"); err != nil {
+		if err := results.Put(sctx, p.cfg.Results, plan.object, bytes.NewReader(plan.store), "application/json"); err != nil {
 			return nil, fmt.Errorf("%w: store the results of event %s: %w", ErrUnavailable, req.EventID, err)
 		}
 	}

@@ -11,11 +11,11 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/sixtyfour-oss/webhooks/internal/download"
 	"github.com/sixtyfour-oss/webhooks/internal/jstest"
-	"github.com/sixtyfour-oss/webhooks/internal/streams"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 	"github.com/sixtyfour-oss/webhooks/pkg/publish"
+	"github.com/sixtyfour-oss/webhooks/pkg/results"
+	"github.com/sixtyfour-oss/webhooks/pkg/streams"
 )
 
 // resultsEnv is a server with the streams and the results bucket.
@@ -34,7 +34,7 @@ func newResultsEnv(t *testing.T) resultsEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := js.CreateOrUpdateObjectStore(ctx, download.BucketConfig("", 1))
+	store, err := js.CreateOrUpdateObjectStore(ctx, results.BucketConfig("", 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,22 +95,22 @@ func TestResultsInlineOrStored(t *testing.T) {
 	}{
 		{"small stays inline", e.store, 0, run(small, 3), small, "", nil},
 		{"no results", e.store, 0, run(nil, 95), nil, "", nil},
-		{"large goes to the store", e.store, 0, run(large, 300), nil, download.RowsKey("org_1", "run_1"), large},
-		{"limit is configurable, stored compact", e.store, 10, run(pretty, 2), nil, download.RowsKey("org_1", "run_1"), json.RawMessage(`[{"a":1},{"a":2}]`)},
+		{"large goes to the store", e.store, 0, run(large, 300), nil, results.RowsKey("org_1", "run_1"), large},
+		{"limit is configurable, stored compact", e.store, 10, run(pretty, 2), nil, results.RowsKey("org_1", "run_1"), json.RawMessage(`[{"a":1},{"a":2}]`)},
 		{"csv link with small rows", e.store, 0, func() envelope.WorkflowRun {
 			r := run(small, 3)
 			r.IncludeCSVDownloadLink = true
 			return r
-		}(), small, download.CSVKey("org_1", "run_1", "blk_2"), nil},
+		}(), small, results.CSVKey("org_1", "run_1", "blk_2"), nil},
 		{"csv link carries large rows", nil, 0, func() envelope.WorkflowRun {
 			r := run(large, 300)
 			r.IncludeCSVDownloadLink = true
 			return r
-		}(), nil, download.CSVKey("org_1", "run_1", "blk_2"), nil},
+		}(), nil, results.CSVKey("org_1", "run_1", "blk_2"), nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if err := e.store.Delete(ctx, download.RowsKey("org_1", "run_1")); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+			if err := e.store.Delete(ctx, results.RowsKey("org_1", "run_1")); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
 				t.Fatal(err)
 			}
 			r := tt.run
@@ -128,7 +128,7 @@ func TestResultsInlineOrStored(t *testing.T) {
 			if got.RowCount != tt.run.RowCount {
 				t.Errorf("row_count = %d, want %d", got.RowCount, tt.run.RowCount)
 			}
-			data, err := e.store.GetBytes(ctx, download.RowsKey("org_1", "run_1"))
+			data, err := e.store.GetBytes(ctx, results.RowsKey("org_1", "run_1"))
 			switch {
 			case tt.wantStored == nil && !errors.Is(err, jetstream.ErrObjectNotFound):
 				t.Errorf("rows stored (%d bytes, %v), want none", len(data), err)
@@ -136,7 +136,7 @@ func TestResultsInlineOrStored(t *testing.T) {
 				t.Errorf("stored object = %d bytes (%v), want the %d bytes of rows", len(data), err, len(tt.wantStored))
 			}
 			if tt.wantStored != nil {
-				info, err := e.store.GetInfo(ctx, download.RowsKey("org_1", "run_1"))
+				info, err := e.store.GetInfo(ctx, results.RowsKey("org_1", "run_1"))
 				if err != nil || info.Headers.Get("Content-Type") != "application/json" {
 					t.Errorf("stored object info = %+v, %v; want Content-Type application/json", info, err)
 				}

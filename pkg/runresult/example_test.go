@@ -9,10 +9,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/sixtyfour-oss/webhooks/internal/streams"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 	"github.com/sixtyfour-oss/webhooks/pkg/publish"
 	"github.com/sixtyfour-oss/webhooks/pkg/runresult"
+	"github.com/sixtyfour-oss/webhooks/pkg/streams"
 )
 
 // A workflow engine runs the outgoing_webhook block: it publishes the run,

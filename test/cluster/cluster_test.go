@@ -14,7 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sixtyfour-oss/webhooks/internal/jstest"
-	"github.com/sixtyfour-oss/webhooks/internal/streams"
+	"github.com/sixtyfour-oss/webhooks/pkg/streams"
 )
 
 // node is one server of an in-process cluster. Its ports and store survive

@@ -17,14 +17,14 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sixtyfour-oss/webhooks/internal/deliver"
-	"github.com/sixtyfour-oss/webhooks/internal/egress"
 	"github.com/sixtyfour-oss/webhooks/internal/jstest"
 	"github.com/sixtyfour-oss/webhooks/internal/secrets"
-	"github.com/sixtyfour-oss/webhooks/internal/streams"
+	"github.com/sixtyfour-oss/webhooks/pkg/egress"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 	"github.com/sixtyfour-oss/webhooks/pkg/publish"
 	"github.com/sixtyfour-oss/webhooks/pkg/retry"
 	"github.com/sixtyfour-oss/webhooks/pkg/sign"
+	"github.com/sixtyfour-oss/webhooks/pkg/streams"
 )
 
 // delivery is one request a receiver got, with the moment it arrived.

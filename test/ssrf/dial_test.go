@@ -19,12 +19,12 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sixtyfour-oss/webhooks/internal/deliver"
-	"github.com/sixtyfour-oss/webhooks/internal/egress"
 	"github.com/sixtyfour-oss/webhooks/internal/jstest"
-	"github.com/sixtyfour-oss/webhooks/internal/streams"
+	"github.com/sixtyfour-oss/webhooks/pkg/egress"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 	"github.com/sixtyfour-oss/webhooks/pkg/publish"
 	"github.com/sixtyfour-oss/webhooks/pkg/retry"
+	"github.com/sixtyfour-oss/webhooks/pkg/streams"
 )
 
 // fastRetries keeps six attempts, 10 ms steps apart.

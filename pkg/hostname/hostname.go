@@ -1,6 +1,6 @@
 // Package hostname checks the syntax of DNS host names, the one rule that
 // destination URLs (pkg/envelope) and the destination allow-list
-// (internal/egress) share. Each adds its own rules on top: a URL may also
+// (pkg/egress) share. Each adds its own rules on top: a URL may also
 // hold an IP literal and end with a dot; an allow-list entry may not end in
 // an all-digit label, which is most likely a mistyped IPv4 address.
 package hostname

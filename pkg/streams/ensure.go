@@ -6,7 +6,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/sixtyfour-oss/webhooks/internal/download"
+	"github.com/sixtyfour-oss/webhooks/pkg/results"
 )
 
 // DeliverStreamConfig is the WEBHOOKS stream: work-queue retention (a
@@ -132,13 +132,13 @@ func (c Config) SecretsBucketConfig() jetstream.KeyValueConfig {
 }
 
 // DefaultResultsMaxAge is how long result files are kept.
-const DefaultResultsMaxAge = download.DefaultMaxAge
+const DefaultResultsMaxAge = results.DefaultMaxAge
 
 // ResultsBucketConfig is the results Object Store: CSVs of workflow blocks
 // and rows too large to inline, kept DefaultResultsMaxAge (download owns
 // the settings).
 func (c Config) ResultsBucketConfig() jetstream.ObjectStoreConfig {
-	return download.BucketConfig(c.ResultsBucket, c.Replicas)
+	return results.BucketConfig(c.ResultsBucket, c.Replicas)
 }
 
 // Resources are the handles Ensure returns.
@@ -151,8 +151,8 @@ type Resources struct {
 	Waiter      jetstream.Consumer
 	Secrets     jetstream.KeyValue
 	// Results is the results bucket, opened so that reads hold one chunk
-	// at a time (see download.Bucket); it is a jetstream.ObjectStore.
-	Results *download.Bucket
+	// at a time (see results.Bucket); it is a jetstream.ObjectStore.
+	Results *results.Bucket
 }
 
 // Ensure creates every stream, the consumer and the secrets bucket, or
@@ -189,7 +189,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c Config) (*Resources, 
 	if _, err = js.CreateOrUpdateObjectStore(ctx, c.ResultsBucketConfig()); err != nil {
 		return nil, fmt.Errorf("streams: ensure object store %s: %w", c.ResultsBucket, err)
 	}
-	if r.Results, err = download.OpenBucket(ctx, js, c.ResultsBucket); err != nil {
+	if r.Results, err = results.OpenBucket(ctx, js, c.ResultsBucket); err != nil {
 		return nil, fmt.Errorf("streams: ensure object store %s: %w", c.ResultsBucket, err)
 	}
 	return &r, nil

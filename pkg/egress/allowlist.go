@@ -5,7 +5,7 @@ import (
 	"net/netip"
 	"strings"
 
-	"github.com/sixtyfour-oss/webhooks/internal/hostname"
+	"github.com/sixtyfour-oss/webhooks/pkg/hostname"
 )
 
 // ParseAllowList parses an operator allow-list (typically one environment

@@ -3,7 +3,7 @@
 // write and the log writer drains. It serves what must not wait for the
 // log writer: a workflow engine waiting for a run's block columns
 // (pkg/runresult), the quickstart, and tests. The delivery log
-// (internal/logstore) is the record; the stream keeps
+// (internal/logstore, written by cmd/logwriter) is the record; the stream keeps
 // STREAMS_ATTEMPTS_MAX_AGE (24 h by default).
 //
 // Records are kept on one subject per organization and source, never per
@@ -24,8 +24,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/sixtyfour-oss/webhooks/internal/streams"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
+	"github.com/sixtyfour-oss/webhooks/pkg/streams"
 )
 
 // startSlack is how long before an event id's creation time a scan starts:

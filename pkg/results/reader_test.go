@@ -1,38 +1,39 @@
-package download_test
+package results_test
 
 import (
 	"bytes"
 	"errors"
 	"io"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/sixtyfour-oss/webhooks/internal/download"
 	"github.com/sixtyfour-oss/webhooks/internal/jstest"
+	"github.com/sixtyfour-oss/webhooks/pkg/results"
 )
 
 func TestBucketGet(t *testing.T) {
 	s := jstest.Server(t)
 	_, js := jstest.Connect(t, s)
 	ctx := jstest.Context(t, 30*time.Second)
-	if _, err := js.CreateOrUpdateObjectStore(ctx, download.BucketConfig("", 1)); err != nil {
+	if _, err := js.CreateOrUpdateObjectStore(ctx, results.BucketConfig("", 1)); err != nil {
 		t.Fatal(err)
 	}
-	b, err := download.OpenBucket(ctx, js, "")
+	b, err := results.OpenBucket(ctx, js, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	const chunk = 128 << 10
 	for _, size := range []int{0, 1, chunk - 1, chunk, chunk + 1, 3*chunk + 7} {
 		data := bytes.Repeat([]byte("0123456789abcdef"), size/16+1)[:size]
-		key := "sizes/" + itoa(size)
-		if err := download.Put(ctx, b, key, bytes.NewReader(data), ""); err != nil {
+		key := "sizes/" + strconv.Itoa(size)
+		if err := results.Put(ctx, b, key, bytes.NewReader(data), ""); err != nil {
 			t.Fatal(err)
 		}
 		// Replace it once, so its chunks are not the first in the stream.
-		if err := download.Put(ctx, b, key, bytes.NewReader(data), ""); err != nil {
+		if err := results.Put(ctx, b, key, bytes.NewReader(data), ""); err != nil {
 			t.Fatal(err)
 		}
 		obj, err := b.Get(ctx, key)
@@ -53,25 +54,25 @@ func TestBucketGet(t *testing.T) {
 	// An object whose chunks are gone (purged, aged out) fails, never
 	// returning a short object as complete.
 	key := "gone/x.csv"
-	if err := download.Put(ctx, b, key, bytes.NewReader(make([]byte, 2*chunk)), ""); err != nil {
+	if err := results.Put(ctx, b, key, bytes.NewReader(make([]byte, 2*chunk)), ""); err != nil {
 		t.Fatal(err)
 	}
 	info, err := b.GetInfo(ctx, key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	stream, err := js.Stream(ctx, "OBJ_"+download.DefaultBucket)
+	stream, err := js.Stream(ctx, "OBJ_"+results.DefaultBucket)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := stream.Purge(ctx, jetstream.WithPurgeSubject("$O."+download.DefaultBucket+".C."+info.NUID)); err != nil {
+	if err := stream.Purge(ctx, jetstream.WithPurgeSubject("$O."+results.DefaultBucket+".C."+info.NUID)); err != nil {
 		t.Fatal(err)
 	}
 	obj, err := b.Get(ctx, key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := io.ReadAll(obj); !errors.Is(err, download.ErrCorrupt) {
+	if _, err := io.ReadAll(obj); !errors.Is(err, results.ErrCorrupt) {
 		t.Errorf("read of a purged object = %v, want ErrCorrupt", err)
 	}
 }

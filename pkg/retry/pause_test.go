@@ -1,0 +1,34 @@
+package retry_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/sixtyfour-oss/webhooks/pkg/retry"
+)
+
+// TestPause: a full wait reports true; a context ended before or during the
+// wait returns false at once.
+func TestPause(t *testing.T) {
+	if !retry.Pause(t.Context(), time.Millisecond) {
+		t.Error("Pause(1ms) = false with a live context, want true")
+	}
+	ended, cancel := context.WithCancel(t.Context())
+	cancel()
+	if retry.Pause(ended, time.Hour) {
+		t.Error("Pause(1h) = true with an ended context, want false")
+	}
+	soon, cancel := context.WithCancel(t.Context())
+	done := make(chan bool)
+	go func() { done <- retry.Pause(soon, time.Hour) }()
+	cancel()
+	select {
+	case full := <-done:
+		if full {
+			t.Error("Pause(1h) = true after cancel, want false")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Pause(1h) did not return within 10s of its context ending")
+	}
+}
