@@ -22,7 +22,7 @@ const (
 )
 
 // ErrNoKey is returned by Put and Exists for an empty object key.
-var ErrNoKey = errors.New("download: empty object key")
+var ErrNoKey = errors.New("results: empty object key")
 
 // BucketConfig is the results Object Store bucket: file storage, objects
 // removed DefaultMaxAge (7 days) after they were put, the given replica
@@ -60,7 +60,7 @@ func Put(ctx context.Context, obs jetstream.ObjectStore, key string, r io.Reader
 		meta.Headers.Set("Content-Type", contentType)
 	}
 	if _, err := obs.Put(ctx, meta, r); err != nil {
-		return fmt.Errorf("download: put %s: %w", key, err)
+		return fmt.Errorf("results: put %s: %w", key, err)
 	}
 	return nil
 }
@@ -79,6 +79,6 @@ func Exists(ctx context.Context, obs jetstream.ObjectStore, key string) (bool, e
 	case errors.Is(err, jetstream.ErrObjectNotFound):
 		return false, nil
 	default:
-		return false, fmt.Errorf("download: look up %s: %w", key, err)
+		return false, fmt.Errorf("results: look up %s: %w", key, err)
 	}
 }

@@ -19,7 +19,7 @@ const chunkTimeout = 10 * time.Second
 
 // ErrCorrupt is returned while reading an object whose chunks do not add up
 // to its recorded size or SHA-256 digest (or were removed mid-read).
-var ErrCorrupt = errors.New("download: object chunks do not match its metadata")
+var ErrCorrupt = errors.New("results: object chunks do not match its metadata")
 
 // Bucket is the results Object Store with a Get that holds at most one
 // chunk (128 KiB by default) in memory per reader. jetstream's own Get
@@ -44,12 +44,12 @@ func OpenBucket(ctx context.Context, js jetstream.JetStream, name string) (*Buck
 	}
 	obs, err := js.ObjectStore(ctx, name)
 	if err != nil {
-		return nil, fmt.Errorf("download: open bucket %s: %w", name, err)
+		return nil, fmt.Errorf("results: open bucket %s: %w", name, err)
 	}
 	// The bucket's backing stream, named as the object store spec (ADR-20) says.
 	stream, err := js.Stream(ctx, "OBJ_"+name)
 	if err != nil {
-		return nil, fmt.Errorf("download: open bucket %s: stream: %w", name, err)
+		return nil, fmt.Errorf("results: open bucket %s: stream: %w", name, err)
 	}
 	return &Bucket{ObjectStore: obs, name: name, stream: stream}, nil
 }
@@ -127,7 +127,7 @@ func (r *chunkReader) fetch() error {
 	case errors.Is(err, jetstream.ErrMsgNotFound):
 		return fmt.Errorf("%w: %s: %d bytes missing", ErrCorrupt, r.info.Name, r.left)
 	case err != nil:
-		return fmt.Errorf("download: read %s: %w", r.info.Name, err)
+		return fmt.Errorf("results: read %s: %w", r.info.Name, err)
 	case uint64(len(msg.Data)) > r.left:
 		return fmt.Errorf("%w: %s: more bytes than its size", ErrCorrupt, r.info.Name)
 	}
