@@ -90,6 +90,9 @@ func (d *Deliverer) attempt(ctx context.Context, req *envelope.Request, attempt 
 	res.duration = time.Since(now)
 	res.excerpt = excerpt
 	res.outcome = retry.Outcome{Kind: retry.KindResponse, StatusCode: resp.StatusCode}
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+		res.outcome.RetryAfter = retryAfter(resp.Header, now.Add(res.duration))
+	}
 	d.metrics.Attempt(strconv.Itoa(resp.StatusCode/100)+"xx", res.duration.Seconds())
 	if readErr != nil && (resp.StatusCode < 200 || resp.StatusCode > 299) {
 		res.outcome.Err = readErr

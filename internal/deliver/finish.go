@@ -102,6 +102,7 @@ func (d *Deliverer) attemptRecord(ev event, req *envelope.Request, res result, d
 	case retry.ActionRetry:
 		r.Decision = envelope.DecisionRetry
 		r.RetryDelayMS = dec.Delay.Milliseconds()
+		r.RetryDelayFrom = string(dec.DelayFrom)
 		next := now.Add(dec.Delay).UTC()
 		r.NextAttemptAt = &next
 	default:
@@ -221,6 +222,9 @@ func (d *Deliverer) logAttempt(ev event, res result, dec retry.Decision) {
 	e = e.Str("event_id", ev.eventID).Str("org_id", ev.orgID).Int("attempt", ev.attempt).Str("host", ev.host).
 		Int("status", res.outcome.StatusCode).Int64("duration_ms", res.duration.Milliseconds()).
 		Str("decision", dec.Action.String()).Dur("delay", dec.Delay)
+	if dec.DelayFrom != "" && dec.DelayFrom != retry.DelayFromSchedule {
+		e = e.Str("delay_from", string(dec.DelayFrom))
+	}
 	if dec.Reason != "" {
 		e = e.Str("reason", dec.Reason)
 	}

@@ -136,18 +136,21 @@ type Delivery struct {
 
 // Attempt is one attempt of a round.
 type Attempt struct {
-	Attempt         int        `json:"attempt"`
-	StartedAt       time.Time  `json:"started_at"`
-	FinishedAt      time.Time  `json:"finished_at"`
-	DurationMS      float64    `json:"duration_ms"`
-	Sent            bool       `json:"sent"`
-	StatusCode      int        `json:"status_code"`
-	ResponseExcerpt string     `json:"response_excerpt"`
-	ErrorClass      string     `json:"error_class,omitempty"`
-	Error           string     `json:"error,omitempty"`
-	Decision        string     `json:"decision"`
-	RetryDelayMS    int64      `json:"retry_delay_ms,omitempty"`
-	NextAttemptAt   *time.Time `json:"next_attempt_at,omitempty"`
+	Attempt         int       `json:"attempt"`
+	StartedAt       time.Time `json:"started_at"`
+	FinishedAt      time.Time `json:"finished_at"`
+	DurationMS      float64   `json:"duration_ms"`
+	Sent            bool      `json:"sent"`
+	StatusCode      int       `json:"status_code"`
+	ResponseExcerpt string    `json:"response_excerpt"`
+	ErrorClass      string    `json:"error_class,omitempty"`
+	Error           string    `json:"error,omitempty"`
+	Decision        string    `json:"decision"`
+	RetryDelayMS    int64     `json:"retry_delay_ms,omitempty"`
+	// RetryDelayFrom says what set RetryDelayMS: "schedule", "retry_after"
+	// or "retry_after_cap" (see envelope.AttemptRecord).
+	RetryDelayFrom string     `json:"retry_delay_from,omitempty"`
+	NextAttemptAt  *time.Time `json:"next_attempt_at,omitempty"`
 }
 
 // Round is a delivery round with its attempts, by attempt number.

@@ -74,6 +74,11 @@ type AttemptRecord struct {
 	Decision string `json:"decision"`
 	// RetryDelayMS is the delay before the next attempt (DecisionRetry only).
 	RetryDelayMS int64 `json:"retry_delay_ms,omitempty"`
+	// RetryDelayFrom says what set that delay (DecisionRetry only):
+	// "schedule", "retry_after" (the receiver's Retry-After header on a 429
+	// or 503, longer than the schedule's delay) or "retry_after_cap" (it
+	// asked for more than the deliverer's cap, which was used).
+	RetryDelayFrom string `json:"retry_delay_from,omitempty"`
 	// NextAttemptAt is when the next attempt is due (DecisionRetry only).
 	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
 	// State is the event's state after the attempt: StateRetrying,

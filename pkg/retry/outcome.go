@@ -3,6 +3,7 @@ package retry
 import (
 	"fmt"
 	"strconv"
+	"time"
 )
 
 // Kind classifies what one delivery attempt produced. The zero Kind is not a
@@ -67,6 +68,17 @@ type Outcome struct {
 	// Err is optional detail (the transport error, the refusal reason); its
 	// text is appended to the decision's reason. It is never inspected.
 	Err error
+	// RetryAfter is the wait the receiver asked for with a Retry-After
+	// header, as the caller read it; 0 when it sent none or an unusable one. It
+	// counts only on a 429 or 503 response: see Policy.Decide.
+	RetryAfter time.Duration
+}
+
+// honoursRetryAfter reports whether o is a response whose Retry-After
+// header delays the next attempt: 429 Too Many Requests or 503 Service
+// Unavailable, with a wait greater than 0.
+func (o Outcome) honoursRetryAfter() bool {
+	return o.Kind == KindResponse && (o.StatusCode == 429 || o.StatusCode == 503) && o.RetryAfter > 0
 }
 
 // succeeded reports whether o is a delivered attempt: a 2xx response.

@@ -52,7 +52,30 @@ type Decision struct {
 	// example "HTTP 503", "timeout", "attempts exhausted after 6 attempts:
 	// HTTP 500" or "destination refused: <detail>". Empty for ActionDeliver.
 	Reason string
+	// DelayFrom says where Delay comes from (ActionRetry only): the
+	// schedule, the receiver's Retry-After, or the Retry-After cap.
+	DelayFrom DelaySource
 }
+
+// DelaySource says what set a retry's delay.
+type DelaySource string
+
+// The sources of a retry delay, as recorded on the attempt record.
+const (
+	// DelayFromSchedule: the schedule's delay (jittered); a Retry-After, if
+	// any, asked for less.
+	DelayFromSchedule DelaySource = "schedule"
+	// DelayFromRetryAfter: the receiver's Retry-After, longer than the
+	// schedule's delay and within the cap.
+	DelayFromRetryAfter DelaySource = "retry_after"
+	// DelayFromRetryAfterCap: the receiver asked for more than
+	// Policy.RetryAfterCap; the cap was used.
+	DelayFromRetryAfterCap DelaySource = "retry_after_cap"
+)
+
+// DefaultRetryAfterCap is the longest wait a Retry-After header can impose
+// when Policy.RetryAfterCap is 0.
+const DefaultRetryAfterCap = 60 * time.Second
 
 // Policy decides what follows each attempt. The zero value is not usable
 // (it has no schedule, so every failure is dead-lettered at once): use
@@ -69,6 +92,9 @@ type Policy struct {
 	// safe for concurrent use (a *rand.Rand is not). Required when Jitter > 0;
 	// unused otherwise. It is injected so that tests are deterministic.
 	Rand func() float64
+	// RetryAfterCap bounds the wait a receiver's Retry-After may impose
+	// (see Decide), at most MaxDelay. Zero means DefaultRetryAfterCap (60 s).
+	RetryAfterCap time.Duration
 }
 
 // NewPolicy returns the default policy: the [Default] schedule (6 attempts,
@@ -91,6 +117,9 @@ func (p Policy) Validate() error {
 	if p.Jitter > 0 && p.Rand == nil {
 		return fmt.Errorf("%w: Rand is nil, want a source of [0, 1) when Jitter > 0", ErrInvalidPolicy)
 	}
+	if p.RetryAfterCap < 0 || p.RetryAfterCap > MaxDelay {
+		return fmt.Errorf("%w: RetryAfterCap = %s, want 0 (the default, %s) up to %s", ErrInvalidPolicy, p.RetryAfterCap, DefaultRetryAfterCap, MaxDelay)
+	}
 	return nil
 }
 
@@ -105,6 +134,10 @@ func (p Policy) Validate() error {
 //     Outcome): ActionRetry with Delay = Schedule[attempt-1], jittered, while
 //     attempt < MaxAttempts; otherwise ActionDeadLetter with the reason
 //     "attempts exhausted after N attempts: <last reason>".
+//
+// A 429 or 503 response whose Outcome.RetryAfter is greater than 0 retries
+// after max(schedule delay, min(RetryAfter, RetryAfterCap)) instead; it
+// does not add an attempt, and Decision.DelayFrom says which one won.
 //
 // An attempt below 1 is treated as 1; one above MaxAttempts is exhausted.
 //
@@ -131,7 +164,21 @@ func (p Policy) Decide(attempt int, o Outcome) Decision {
 			"%v: Schedule[%d] = %s, want > 0 (after attempt %d: %s)",
 			ErrInvalidPolicy, attempt-1, base, attempt, reason)}
 	}
-	return Decision{Action: ActionRetry, Delay: p.jittered(base), Reason: reason}
+	d := Decision{Action: ActionRetry, Delay: p.jittered(base), Reason: reason, DelayFrom: DelayFromSchedule}
+	if o.honoursRetryAfter() {
+		limit := p.RetryAfterCap
+		if limit <= 0 || limit > MaxDelay {
+			limit = DefaultRetryAfterCap
+		}
+		asked, from := o.RetryAfter, DelayFromRetryAfter
+		if asked > limit {
+			asked, from = limit, DelayFromRetryAfterCap
+		}
+		if asked > d.Delay {
+			d.Delay, d.DelayFrom = asked, from
+		}
+	}
+	return d
 }
 
 // exhausted is the dead-letter reason once the schedule has no retry left.

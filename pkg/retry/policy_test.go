@@ -72,7 +72,7 @@ func wantDecision(attempt int, c class, reason string) Decision {
 	case c == terminal:
 		return Decision{Action: ActionDeadLetter, Reason: reason}
 	case attempt <= 5:
-		return Decision{Action: ActionRetry, Delay: defaultDelays[attempt], Reason: reason}
+		return Decision{Action: ActionRetry, Delay: defaultDelays[attempt], Reason: reason, DelayFrom: DelayFromSchedule}
 	}
 	return Decision{Action: ActionDeadLetter, Reason: fmt.Sprintf("attempts exhausted after %d attempts: %s", attempt, reason)}
 }
@@ -100,10 +100,10 @@ func TestDecideAttemptBounds(t *testing.T) {
 		attempt int
 		want    Decision
 	}{
-		{"zero is attempt 1", 0, Decision{Action: ActionRetry, Delay: time.Second, Reason: "HTTP 500"}},
-		{"negative is attempt 1", -3, Decision{Action: ActionRetry, Delay: time.Second, Reason: "HTTP 500"}},
-		{"min int is attempt 1", math.MinInt, Decision{Action: ActionRetry, Delay: time.Second, Reason: "HTTP 500"}},
-		{"last retry", 5, Decision{Action: ActionRetry, Delay: 16 * time.Second, Reason: "HTTP 500"}},
+		{"zero is attempt 1", 0, Decision{Action: ActionRetry, Delay: time.Second, Reason: "HTTP 500", DelayFrom: DelayFromSchedule}},
+		{"negative is attempt 1", -3, Decision{Action: ActionRetry, Delay: time.Second, Reason: "HTTP 500", DelayFrom: DelayFromSchedule}},
+		{"min int is attempt 1", math.MinInt, Decision{Action: ActionRetry, Delay: time.Second, Reason: "HTTP 500", DelayFrom: DelayFromSchedule}},
+		{"last retry", 5, Decision{Action: ActionRetry, Delay: 16 * time.Second, Reason: "HTTP 500", DelayFrom: DelayFromSchedule}},
 		{"max attempts", 6, Decision{Action: ActionDeadLetter, Reason: "attempts exhausted after 6 attempts: HTTP 500"}},
 		{"max int", math.MaxInt, Decision{Action: ActionDeadLetter, Reason: fmt.Sprintf("attempts exhausted after %d attempts: HTTP 500", math.MaxInt)}},
 	}
@@ -125,7 +125,7 @@ func TestDecideCustomAndInvalidPolicies(t *testing.T) {
 		want    Decision
 	}{
 		{"one retry, first attempt", Policy{Schedule: Schedule{time.Minute}}, 1,
-			Decision{Action: ActionRetry, Delay: time.Minute, Reason: "timeout"}},
+			Decision{Action: ActionRetry, Delay: time.Minute, Reason: "timeout", DelayFrom: DelayFromSchedule}},
 		{"one retry, exhausted", Policy{Schedule: Schedule{time.Minute}}, 2,
 			Decision{Action: ActionDeadLetter, Reason: "attempts exhausted after 2 attempts: timeout"}},
 		{"zero policy dead-letters at once", Policy{}, 1,
@@ -135,13 +135,13 @@ func TestDecideCustomAndInvalidPolicies(t *testing.T) {
 		{"negative delay dead-letters", Policy{Schedule: Schedule{-time.Second}}, 1,
 			Decision{Action: ActionDeadLetter, Reason: "invalid retry policy: Schedule[0] = -1s, want > 0 (after attempt 1: timeout)"}},
 		{"jitter without Rand is exact", Policy{Schedule: Default(), Jitter: 0.5}, 3,
-			Decision{Action: ActionRetry, Delay: 4 * time.Second, Reason: "timeout"}},
+			Decision{Action: ActionRetry, Delay: 4 * time.Second, Reason: "timeout", DelayFrom: DelayFromSchedule}},
 		{"jitter of 1 is ignored", Policy{Schedule: Default(), Jitter: 1, Rand: constRand(0)}, 3,
-			Decision{Action: ActionRetry, Delay: 4 * time.Second, Reason: "timeout"}},
+			Decision{Action: ActionRetry, Delay: 4 * time.Second, Reason: "timeout", DelayFrom: DelayFromSchedule}},
 		{"NaN jitter is ignored", Policy{Schedule: Default(), Jitter: math.NaN(), Rand: constRand(0)}, 3,
-			Decision{Action: ActionRetry, Delay: 4 * time.Second, Reason: "timeout"}},
+			Decision{Action: ActionRetry, Delay: 4 * time.Second, Reason: "timeout", DelayFrom: DelayFromSchedule}},
 		{"negative jitter is ignored", Policy{Schedule: Default(), Jitter: -0.5, Rand: constRand(0)}, 3,
-			Decision{Action: ActionRetry, Delay: 4 * time.Second, Reason: "timeout"}},
+			Decision{Action: ActionRetry, Delay: 4 * time.Second, Reason: "timeout", DelayFrom: DelayFromSchedule}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -243,6 +243,9 @@ func TestPolicyValidate(t *testing.T) {
 		{"negative jitter", Policy{Schedule: Default(), Jitter: -0.1, Rand: constRand(0)}, "Jitter = -0.1", false},
 		{"NaN jitter", Policy{Schedule: Default(), Jitter: math.NaN(), Rand: constRand(0)}, "Jitter = NaN", false},
 		{"infinite jitter", Policy{Schedule: Default(), Jitter: math.Inf(1), Rand: constRand(0)}, "Jitter = +Inf", false},
+		{"retry-after cap", Policy{Schedule: Default(), RetryAfterCap: time.Hour}, "", false},
+		{"negative retry-after cap", Policy{Schedule: Default(), RetryAfterCap: -time.Second}, "RetryAfterCap = -1s", false},
+		{"huge retry-after cap", Policy{Schedule: Default(), RetryAfterCap: 25 * time.Hour}, "RetryAfterCap = 25h0m0s", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -304,5 +307,44 @@ func TestDecisionReasonEmptyOnlyWhenDelivered(t *testing.T) {
 				t.Errorf("%s: Decide(%d) = %+v, want an empty reason exactly when delivered", oc.name, attempt, d)
 			}
 		}
+	}
+}
+
+// TestDecideRetryAfter: a 429 or 503 with a Retry-After waits
+// max(schedule, min(Retry-After, cap)); other outcomes, a last attempt and
+// a Retry-After shorter than the schedule keep the schedule.
+func TestDecideRetryAfter(t *testing.T) {
+	p := NewPolicy() // 1s, 2s, 4s, 8s, 16s; cap 60s
+	capped := Policy{Schedule: Default(), RetryAfterCap: 90 * time.Second}
+	tests := []struct {
+		name      string
+		p         Policy
+		attempt   int
+		o         Outcome
+		wantDelay time.Duration
+		wantFrom  DelaySource
+	}{
+		{"503 asks for more", p, 1, Outcome{Kind: KindResponse, StatusCode: 503, RetryAfter: 30 * time.Second}, 30 * time.Second, DelayFromRetryAfter},
+		{"429 asks for more", p, 2, Outcome{Kind: KindResponse, StatusCode: 429, RetryAfter: 5 * time.Second}, 5 * time.Second, DelayFromRetryAfter},
+		{"asks for less than the schedule", p, 4, Outcome{Kind: KindResponse, StatusCode: 429, RetryAfter: 3 * time.Second}, 8 * time.Second, DelayFromSchedule},
+		{"asks for more than the default cap", p, 1, Outcome{Kind: KindResponse, StatusCode: 503, RetryAfter: 1e9 * time.Second}, 60 * time.Second, DelayFromRetryAfterCap},
+		{"largest duration", p, 1, Outcome{Kind: KindResponse, StatusCode: 503, RetryAfter: math.MaxInt64}, 60 * time.Second, DelayFromRetryAfterCap},
+		{"configured cap", capped, 1, Outcome{Kind: KindResponse, StatusCode: 503, RetryAfter: time.Hour}, 90 * time.Second, DelayFromRetryAfterCap},
+		{"cap below the schedule", Policy{Schedule: Default(), RetryAfterCap: time.Second}, 5, Outcome{Kind: KindResponse, StatusCode: 503, RetryAfter: time.Minute}, 16 * time.Second, DelayFromSchedule},
+		{"500 ignores it", p, 1, Outcome{Kind: KindResponse, StatusCode: 500, RetryAfter: 30 * time.Second}, time.Second, DelayFromSchedule},
+		{"timeout ignores it", p, 1, Outcome{Kind: KindTimeout, RetryAfter: 30 * time.Second}, time.Second, DelayFromSchedule},
+		{"negative is none", p, 1, Outcome{Kind: KindResponse, StatusCode: 503, RetryAfter: -time.Second}, time.Second, DelayFromSchedule},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tt.p.Decide(tt.attempt, tt.o)
+			if got.Action != ActionRetry || got.Delay != tt.wantDelay || got.DelayFrom != tt.wantFrom {
+				t.Errorf("Decide(%d, %+v) = %+v, want a retry after %v from %q", tt.attempt, tt.o, got, tt.wantDelay, tt.wantFrom)
+			}
+		})
+	}
+	// The attempt count does not change: the sixth attempt is the last.
+	if got := p.Decide(6, Outcome{Kind: KindResponse, StatusCode: 503, RetryAfter: 10 * time.Second}); got.Action != ActionDeadLetter {
+		t.Errorf("Decide(6) with a Retry-After = %+v, want a dead letter", got)
 	}
 }

@@ -32,7 +32,7 @@ func scanDelivery(row pgx.CollectableRow) (logstore.Delivery, error) {
 // attemptColumns are the columns scanAttempt reads, after the round key
 // (replay, queued_at).
 const attemptColumns = `replay, queued_at, attempt, started_at, finished_at, duration_ms, sent,
-	status_code, response_excerpt, error_class, error, decision, retry_delay_ms, next_attempt_at`
+	status_code, response_excerpt, error_class, error, decision, retry_delay_ms, retry_delay_from, next_attempt_at`
 
 // keyedAttempt is an attempt with the key of its round.
 type keyedAttempt struct {
@@ -46,7 +46,7 @@ func scanAttempt(row pgx.CollectableRow) (keyedAttempt, error) {
 	var a keyedAttempt
 	err := row.Scan(&a.replay, &a.queuedAt, &a.Attempt.Attempt, &a.StartedAt, &a.FinishedAt,
 		&a.DurationMS, &a.Sent, &a.StatusCode, &a.ResponseExcerpt, &a.ErrorClass, &a.Error,
-		&a.Decision, &a.RetryDelayMS, &a.NextAttemptAt)
+		&a.Decision, &a.RetryDelayMS, &a.RetryDelayFrom, &a.NextAttemptAt)
 	a.StartedAt, a.FinishedAt, a.NextAttemptAt = a.StartedAt.UTC(), a.FinishedAt.UTC(), utcPtr(a.NextAttemptAt)
 	return a, err
 }

@@ -152,10 +152,10 @@ func isNoPartition(err error) bool {
 const insertAttempts = `
 INSERT INTO attempts (event_id, replay, attempt, queued_at, org_id, started_at, finished_at,
 	duration_ms, sent, status_code, response_excerpt, error_class, error, decision,
-	retry_delay_ms, next_attempt_at)
+	retry_delay_ms, next_attempt_at, retry_delay_from)
 SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::timestamptz[], $5::text[],
 	$6::timestamptz[], $7::timestamptz[], $8::float8[], $9::bool[], $10::int[], $11::text[],
-	$12::text[], $13::text[], $14::text[], $15::bigint[], $16::timestamptz[])
+	$12::text[], $13::text[], $14::text[], $15::bigint[], $16::timestamptz[], $17::text[])
 ON CONFLICT DO NOTHING
 RETURNING event_id, replay, attempt, queued_at`
 
@@ -219,6 +219,7 @@ func attemptArgs(recs []*envelope.AttemptRecord) []any {
 	n := len(recs)
 	var (
 		eventID, orgID, excerpt, class, msg, decision = mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n)
+		delayFrom                                     = mk[string](n)
 		replay, attempt, status                       = mk[int32](n), mk[int32](n), mk[int32](n)
 		queued, started, finished                     = mk[time.Time](n), mk[time.Time](n), mk[time.Time](n)
 		next                                          = mk[*time.Time](n)
@@ -230,10 +231,10 @@ func attemptArgs(recs []*envelope.AttemptRecord) []any {
 		eventID[i], replay[i], attempt[i], queued[i], orgID[i] = r.EventID, int32(r.Replay), int32(r.Attempt), r.QueuedAt, r.OrgID
 		started[i], finished[i], duration[i], sent[i], status[i] = r.StartedAt, r.FinishedAt, r.DurationMS, r.Sent, int32(r.StatusCode)
 		excerpt[i], class[i], msg[i], decision[i] = r.ResponseExcerpt, r.ErrorClass, r.Error, r.Decision
-		delay[i], next[i] = r.RetryDelayMS, r.NextAttemptAt
+		delay[i], next[i], delayFrom[i] = r.RetryDelayMS, r.NextAttemptAt, r.RetryDelayFrom
 	}
 	return []any{eventID, replay, attempt, queued, orgID, started, finished, duration, sent,
-		status, excerpt, class, msg, decision, delay, next}
+		status, excerpt, class, msg, decision, delay, next, delayFrom}
 }
 
 // roundArgs returns the column arrays of upsertRounds.

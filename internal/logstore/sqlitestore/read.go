@@ -85,7 +85,7 @@ const timelineRounds = `SELECT ` + deliveryColumns + ` FROM deliveries
 
 // timelineAttempts selects the attempts of an event, by round and number.
 const timelineAttempts = `SELECT replay, attempt, started_at, finished_at, duration_ms, sent, status_code,
-	response_excerpt, error_class, error, decision, retry_delay_ms, next_attempt_at
+	response_excerpt, error_class, error, decision, retry_delay_ms, retry_delay_from, next_attempt_at
 	FROM attempts WHERE event_id = ? ORDER BY replay, attempt`
 
 // Timeline returns every round of the event, superseded ones included, by
@@ -126,7 +126,7 @@ func (s *Store) timeline(ctx context.Context, orgID, eventID string) (*logstore.
 			next              sql.NullInt64
 		)
 		if err := rows.Scan(&replay, &a.Attempt, &started, &finished, &a.DurationMS, &a.Sent, &a.StatusCode,
-			&a.ResponseExcerpt, &a.ErrorClass, &a.Error, &a.Decision, &a.RetryDelayMS, &next); err != nil {
+			&a.ResponseExcerpt, &a.ErrorClass, &a.Error, &a.Decision, &a.RetryDelayMS, &a.RetryDelayFrom, &next); err != nil {
 			return nil, err
 		}
 		a.StartedAt, a.FinishedAt, a.NextAttemptAt = fromMicros(started), fromMicros(finished), fromNull(next)

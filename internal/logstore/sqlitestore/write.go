@@ -13,8 +13,9 @@ import (
 // insertAttempt stores an attempt unless its (event_id, replay, attempt)
 // is stored: the first write wins.
 const insertAttempt = `INSERT INTO attempts (event_id, replay, attempt, queued_at, org_id, started_at, finished_at,
-	duration_ms, sent, status_code, response_excerpt, error_class, error, decision, retry_delay_ms, next_attempt_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	duration_ms, sent, status_code, response_excerpt, error_class, error, decision, retry_delay_ms, retry_delay_from,
+	next_attempt_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT DO NOTHING`
 
 // upsertRound inserts a round (superseded when a later replay of its event
@@ -106,7 +107,7 @@ func writeTx(ctx context.Context, tx *sql.Tx, recs []*envelope.AttemptRecord) er
 		q, started, next := micros(r.QueuedAt), micros(r.StartedAt), microsOrNil(r.NextAttemptAt)
 		status := int64(r.StatusCode)
 		res, err := attempt.ExecContext(ctx, id, replay, n, q, r.OrgID, started, micros(r.FinishedAt),
-			r.DurationMS, r.Sent, status, r.ResponseExcerpt, r.ErrorClass, r.Error, r.Decision, r.RetryDelayMS, next)
+			r.DurationMS, r.Sent, status, r.ResponseExcerpt, r.ErrorClass, r.Error, r.Decision, r.RetryDelayMS, r.RetryDelayFrom, next)
 		if err != nil {
 			return fmt.Errorf("attempt %d of %s replay %d: %w", r.Attempt, id, r.Replay, err)
 		}

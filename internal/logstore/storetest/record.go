@@ -65,7 +65,7 @@ func attempt(base *envelope.AttemptRecord, replay, n int, decision string, statu
 	r.State = envelope.StateOf(decision)
 	r.Final = r.State != envelope.StateRetrying
 	r.ResponseExcerpt, r.ErrorClass, r.Error = "ok", "", ""
-	r.RetryDelayMS, r.NextAttemptAt = 0, nil
+	r.RetryDelayMS, r.RetryDelayFrom, r.NextAttemptAt = 0, "", nil
 	r.WebhookStatusCode, r.WebhookResponse, r.WebhookSuccess = nil, nil, nil
 	switch {
 	case decision == envelope.DecisionDelivered:
@@ -77,7 +77,7 @@ func attempt(base *envelope.AttemptRecord, replay, n int, decision string, statu
 	}
 	if decision == envelope.DecisionRetry {
 		next := r.FinishedAt.Add(30 * time.Second)
-		r.RetryDelayMS, r.NextAttemptAt = 30_000, &next
+		r.RetryDelayMS, r.RetryDelayFrom, r.NextAttemptAt = 30_000, "retry_after", &next
 	}
 	r.SetBlockColumns()
 	return &r
@@ -97,6 +97,7 @@ func attemptOf(r *envelope.AttemptRecord) logstore.Attempt {
 		Error:           r.Error,
 		Decision:        r.Decision,
 		RetryDelayMS:    r.RetryDelayMS,
+		RetryDelayFrom:  r.RetryDelayFrom,
 		NextAttemptAt:   truncPtr(r.NextAttemptAt),
 	}
 }
