@@ -22,19 +22,40 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Stderr); err != nil {
+	err := run(ctx, os.Stderr)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "deliverer:", err)
-		os.Exit(1)
 	}
+	os.Exit(config.ExitStatus(err))
 }
 
-// run reads the configuration, connects and delivers until ctx ends.
+// settings are the deliverer's: the service's, and a master key (or
+// WEBHOOKS_DEV_MODE), which only the deliverer requires (the quickstart,
+// sharing service.DelivererSettings, supplies the development key itself).
+type settings struct {
+	service.DelivererSettings
+}
+
+// Validate checks every setting, and that a master key is given.
+func (s settings) Validate() error {
+	return config.Check(s.DelivererSettings.Validate(), s.RequireMasterKey())
+}
+
+// run reads and checks every setting, binds the ops address, connects
+// (starting the embedded server when NATS_URL is empty) and delivers until
+// ctx ends. A setting that is wrong (exit status 2) or an address in use
+// stops it before it has started anything.
 func run(ctx context.Context, logOut io.Writer) error {
-	var s service.DelivererSettings
+	var s settings
 	if err := config.Load(&s); err != nil {
 		return err
 	}
+	lns, err := service.Listen(service.Address{Setting: "DELIVERER_OPS_ADDR", Addr: s.OpsAddr, Optional: true})
+	if err != nil {
+		return err
+	}
+	defer service.CloseListeners(lns)
 	// One line per attempt: batched into few writes, warnings at once.
 	lines := logbuf.New(logOut, logbuf.DefaultFlushInterval)
 	defer lines.Close()
@@ -43,11 +64,17 @@ func run(ctx context.Context, logOut io.Writer) error {
 		return err
 	}
 	log.Info().Str("version", version.Version).Msg("starting")
+	destinations, _, err := s.Destinations()
+	if err != nil {
+		return err
+	}
+	s.WarnUnsafe(log, destinations)
+	s.WarnDevKey(log)
 	service.TuneGC(service.DelivererGCPercent, log)
 	conn, err := natsconn.Open(s.Config, "deliverer", log)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	return service.RunDeliverer(ctx, s, conn, log)
+	return service.RunDelivererOn(ctx, s.DelivererSettings, conn, lns[0], log)
 }

@@ -21,19 +21,28 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Stderr); err != nil {
+	err := run(ctx, os.Stderr)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "logwriter:", err)
-		os.Exit(1)
 	}
+	os.Exit(config.ExitStatus(err))
 }
 
-// run reads the configuration, connects and writes until ctx ends.
+// run reads and checks every setting, binds the ops address, connects
+// (starting the embedded server when NATS_URL is empty) and writes until
+// ctx ends. A setting that is wrong (exit status 2) or an address in use
+// stops it before it has started anything.
 func run(ctx context.Context, logOut io.Writer) error {
 	var s service.LogWriterSettings
 	if err := config.Load(&s); err != nil {
 		return err
 	}
+	lns, err := service.Listen(service.Address{Setting: "LOG_WRITER_OPS_ADDR", Addr: s.OpsAddr, Optional: true})
+	if err != nil {
+		return err
+	}
+	defer service.CloseListeners(lns)
 	log, err := s.Logger(logOut, "logwriter")
 	if err != nil {
 		return err
@@ -44,5 +53,5 @@ func run(ctx context.Context, logOut io.Writer) error {
 		return err
 	}
 	defer conn.Close()
-	return service.RunLogWriter(ctx, s, conn, log)
+	return service.RunLogWriter(ctx, s, conn, lns[0], log)
 }

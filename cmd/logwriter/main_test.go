@@ -65,7 +65,7 @@ func runFails(t *testing.T, addr string) (error, string) {
 	return err, logs.String()
 }
 
-func TestBadStoreURLExitsNonZero(t *testing.T) {
+func TestBadStoreURLExitsWithStatus2(t *testing.T) {
 	setEnv(t)
 	exe, err := os.Executable()
 	if err != nil {
@@ -77,8 +77,8 @@ func TestBadStoreURLExitsNonZero(t *testing.T) {
 	cmd.Stderr = &stderr
 	err = cmd.Run()
 	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
-		t.Fatalf("exit = %v, want status 1\n%s", err, stderr.String())
+	if !errors.As(err, &exit) || exit.ExitCode() != 2 {
+		t.Fatalf("exit = %v, want status 2 (a configuration error)\n%s", err, stderr.String())
 	}
 	if !strings.Contains(stderr.String(), "LOG_STORE_URL") || strings.Contains(stderr.String(), "hunter2") {
 		t.Errorf("stderr does not name LOG_STORE_URL, or shows its password:\n%s", stderr.String())

@@ -50,54 +50,69 @@ type config struct {
 	// InlineResultsLimit is the largest workflow rows inlined, in bytes.
 	InlineResultsLimit int `envconfig:"PUBLISHER_INLINE_RESULTS_LIMIT" default:"262144"`
 
+	mode         mode               // what Validate requires
 	tokens       []string           // parsed Tokens
 	adminTokens  []string           // parsed AdminTokens
 	destinations egress.Policy      // parsed AllowDestinations
 	urls         envelope.URLPolicy // from UnsafeAllowHTTP
 }
 
-// Validate checks the shared settings and the delivery log's; errors name
-// the variable.
+// Validate checks every setting the mode uses and returns every problem at
+// once, each naming its variable: the shared ones, the delivery log's, the
+// limits and, to serve, the tokens, the listen addresses and the master
+// key that the admin API needs.
 func (c config) Validate() error {
-	if err := c.Common.Validate(); err != nil {
-		return err
+	var p []error
+	if c.MaxBodyBytes <= 0 {
+		p = append(p, appconfig.Bad("PUBLISHER_MAX_BODY_BYTES", "got %d, want > 0", c.MaxBodyBytes))
 	}
-	return c.LogStore.Validate()
+	if c.InlineResultsLimit <= 0 {
+		p = append(p, appconfig.Bad("PUBLISHER_INLINE_RESULTS_LIMIT", "got %d, want > 0", c.InlineResultsLimit))
+	}
+	if c.mode == modeServe {
+		p = append(p, c.serveProblems()...)
+	}
+	return appconfig.Check(append(p, c.Common.Validate(), c.LogStore.Validate())...)
 }
 
-// loadConfig reads and validates the environment; errors name the variable.
+// serveProblems checks the settings that only serve mode uses.
+func (c config) serveProblems() []error {
+	p := []error{
+		appconfig.CheckAddr("PUBLISHER_LISTEN_ADDR", c.ListenAddr, false),
+		appconfig.CheckAddr("PUBLISHER_OPS_ADDR", c.OpsAddr, true),
+		appconfig.CheckAddr("PUBLISHER_DOWNLOAD_ADDR", c.DownloadAddr, true),
+	}
+	if c.DownloadAddr != "" && c.DownloadKey == "" {
+		p = append(p, appconfig.Bad("WEBHOOKS_DOWNLOAD_KEY", "is required because PUBLISHER_DOWNLOAD_ADDR is set (base64 of at least 32 random bytes)"))
+	}
+	tokens, adminTokens := splitTokens(c.Tokens), splitTokens(c.AdminTokens)
+	if len(tokens) == 0 {
+		p = append(p, appconfig.Bad("PUBLISHER_TOKENS", "is required to serve: a comma-separated list of bearer tokens that job services send as \"Authorization: Bearer <token>\""))
+	} else if err := (ingest.Config{Tokens: tokens}).Validate(); err != nil {
+		p = append(p, appconfig.Bad("PUBLISHER_TOKENS", "%w", err))
+	}
+	if len(adminTokens) > 0 {
+		if err := (ingest.Config{Tokens: adminTokens}).Validate(); err != nil {
+			p = append(p, appconfig.Bad("PUBLISHER_ADMIN_TOKENS", "%w", err))
+		}
+		// The admin API encrypts new signing secrets.
+		p = append(p, c.ValidateMasterKey())
+		if err := c.RequireMasterKey(); err != nil {
+			p = append(p, fmt.Errorf("PUBLISHER_ADMIN_TOKENS is set, so the admin API needs the master key: %w", err))
+		}
+	}
+	return p
+}
+
+// loadConfig reads and checks the environment for mode m; the error lists
+// every problem (errors.Is(err, appconfig.ErrInvalid)).
 func loadConfig(m mode) (config, error) {
-	var c config
+	c := config{mode: m}
 	if err := appconfig.Load(&c); err != nil {
 		return config{}, err
 	}
-	if c.MaxBodyBytes <= 0 {
-		return config{}, fmt.Errorf("config: PUBLISHER_MAX_BODY_BYTES = %d, want > 0", c.MaxBodyBytes)
-	}
-	if c.InlineResultsLimit <= 0 {
-		return config{}, fmt.Errorf("config: PUBLISHER_INLINE_RESULTS_LIMIT = %d, want > 0", c.InlineResultsLimit)
-	}
-	if _, ok, _ := c.DownloadSigner(); c.DownloadAddr != "" && !ok {
-		return config{}, fmt.Errorf("config: PUBLISHER_DOWNLOAD_ADDR is set, so WEBHOOKS_DOWNLOAD_KEY is required (base64 of at least 32 random bytes)")
-	}
-	var err error
-	if c.destinations, c.urls, err = c.Destinations(); err != nil {
-		return config{}, err
-	}
 	c.tokens, c.adminTokens = splitTokens(c.Tokens), splitTokens(c.AdminTokens)
-	if m == modeServe {
-		if len(c.tokens) == 0 {
-			return config{}, fmt.Errorf("config: PUBLISHER_TOKENS is required to serve: a comma-separated list of bearer tokens that job services send as \"Authorization: Bearer <token>\"")
-		}
-		if err := c.ingestConfig(nil).Validate(); err != nil {
-			return config{}, fmt.Errorf("config: PUBLISHER_TOKENS: %w", err)
-		}
-		if len(c.adminTokens) > 0 {
-			if err := (ingest.Config{Tokens: c.adminTokens}).Validate(); err != nil {
-				return config{}, fmt.Errorf("config: PUBLISHER_ADMIN_TOKENS: %w", err)
-			}
-		}
-	}
+	c.destinations, c.urls, _ = c.Destinations() // checked by Load
 	return c, nil
 }
 

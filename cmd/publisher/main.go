@@ -7,8 +7,9 @@
 // Both read their configuration from the environment (NATS_URL and the
 // other NATS_* variables, PUBLISHER_*, STREAMS_REPLICAS,
 // WEBHOOKS_ALLOW_DESTINATIONS, WEBHOOKS_UNSAFE_ALLOW_HTTP, LOG_LEVEL) and
-// log JSON lines to stderr. Exit status: 0 on success, 1 on error, 2 on a
-// usage error.
+// log JSON lines to stderr. Every setting is checked before anything
+// starts. Exit status: 0 on success, 1 on error, 2 on a usage or
+// configuration error.
 package main
 
 import (
@@ -22,6 +23,7 @@ import (
 	"strings"
 	"syscall"
 
+	appconfig "github.com/sixtyfour-oss/webhooks/internal/config"
 	"github.com/sixtyfour-oss/webhooks/internal/logbuf"
 )
 
@@ -40,7 +42,8 @@ func usageErr(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{errUsage}, args...)...)
 }
 
-// exitCode prints err, if any, and returns the process exit status.
+// exitCode prints err, if any, and returns the process exit status: 2 for
+// a usage or configuration error (nothing was started), 1 for any other.
 func exitCode(err error, stderr io.Writer) int {
 	if err == nil {
 		return 0
@@ -49,7 +52,7 @@ func exitCode(err error, stderr io.Writer) int {
 	if errors.Is(err, errUsage) {
 		return 2
 	}
-	return 1
+	return appconfig.ExitStatus(err)
 }
 
 const usageText = `usage:

@@ -14,8 +14,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
+	appconfig "github.com/sixtyfour-oss/webhooks/internal/config"
 	"github.com/sixtyfour-oss/webhooks/internal/ingest"
 	"github.com/sixtyfour-oss/webhooks/internal/natsconn"
+	"github.com/sixtyfour-oss/webhooks/pkg/egress"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 	"github.com/sixtyfour-oss/webhooks/pkg/publish"
 	"github.com/sixtyfour-oss/webhooks/pkg/results"
@@ -147,7 +149,6 @@ func (f *publishFlags) event(stdin io.Reader) (*ingest.Event, error) {
 
 // publishOne builds the event, checks it, publishes it and prints the receipt.
 func publishOne(ctx context.Context, cfg config, log zerolog.Logger, f *publishFlags, stdin io.Reader, stdout io.Writer) error {
-	warnUnsafe(log, cfg)
 	ev, err := f.event(stdin)
 	if err != nil {
 		return f.explain(err)
@@ -159,6 +160,7 @@ func publishOne(ctx context.Context, cfg config, log zerolog.Logger, f *publishF
 	if err != nil {
 		return f.explain(err)
 	}
+	warnUnsafeInUse(ctx, log, cfg, req)
 	conn, err := natsconn.Open(cfg.Config, "webhooks-publisher-cli", log)
 	if err != nil {
 		return err
@@ -183,6 +185,30 @@ func publishOne(ctx context.Context, cfg config, log zerolog.Logger, f *publishF
 	log.Info().Str("event_id", receipt.EventID).Str("org_id", req.OrgID).Uint64("sequence", receipt.Sequence).
 		Bool("duplicate", receipt.Duplicate).Msg("event published")
 	return json.NewEncoder(stdout).Encode(receipt)
+}
+
+// hostCheckTimeout bounds the name lookups of warnUnsafeInUse.
+const hostCheckTimeout = 5 * time.Second
+
+// warnUnsafeInUse says loudly, once, which unsafe settings this one event
+// relies on, and only those: WEBHOOKS_UNSAFE_ALLOW_HTTP for an http://
+// destination, WEBHOOKS_ALLOW_DESTINATIONS for a destination that only the
+// allow-list lets through (the default policy refuses it). A destination
+// the allow-list does not let through either is refused by the publish
+// that follows, and nothing is said about the list.
+func warnUnsafeInUse(ctx context.Context, log zerolog.Logger, cfg config, req *envelope.Request) {
+	if cfg.UnsafeAllowHTTP && strings.HasPrefix(strings.ToLower(req.URL), "http://") {
+		appconfig.WarnPlainHTTP(log)
+	}
+	if !cfg.destinations.IsUnsafe() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, hostCheckTimeout)
+	defer cancel()
+	host := req.Host()
+	if cfg.destinations.CheckHost(ctx, host, nil) == nil && (egress.Policy{}).CheckHost(ctx, host, nil) != nil {
+		appconfig.WarnAllowList(log, cfg.destinations)
+	}
 }
 
 // explain turns a validation error into a readable one: a usage error

@@ -39,10 +39,21 @@ const (
 	shutdownTimeout = 25 * time.Second
 )
 
-// serve runs the ingest API until ctx is cancelled, then stops accepting
-// requests, lets in-flight ones finish (their events are stored or
-// refused, never half-done), and closes the NATS connection.
+// serve binds its addresses (an address in use stops it before it connects
+// to anything), runs the ingest API until ctx is cancelled, then stops
+// accepting requests, lets in-flight ones finish (their events are stored
+// or refused, never half-done), and closes the NATS connection.
 func serve(ctx context.Context, cfg config, log zerolog.Logger) error {
+	lns, err := service.Listen(
+		service.Address{Setting: "PUBLISHER_LISTEN_ADDR", Addr: cfg.ListenAddr},
+		service.Address{Setting: "PUBLISHER_OPS_ADDR", Addr: cfg.OpsAddr, Optional: true},
+		service.Address{Setting: "PUBLISHER_DOWNLOAD_ADDR", Addr: cfg.DownloadAddr, Optional: true},
+	)
+	if err != nil {
+		return err
+	}
+	defer service.CloseListeners(lns)
+	ingestLn, opsLn, downloadLn := lns[0], lns[1], lns[2]
 	log.Info().Str("version", version.Version).Msg("publisher starting")
 	warnUnsafe(log, cfg)
 	conn, err := natsconn.Open(cfg.Config, "webhooks-publisher", log)
@@ -75,13 +86,7 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger) error {
 		}
 		return nil
 	}}
-	if err := service.ServeOps(opsCtx, cfg.OpsAddr, service.OpsHandler(reg, checks, nil, nil), log); err != nil {
-		return fmt.Errorf("PUBLISHER_OPS_ADDR: %w", err)
-	}
-	ln, err := net.Listen("tcp", cfg.ListenAddr)
-	if err != nil {
-		return fmt.Errorf("PUBLISHER_LISTEN_ADDR %q: %w", cfg.ListenAddr, err)
-	}
+	service.ServeOpsOn(opsCtx, opsLn, service.OpsHandler(reg, checks, nil, nil), log)
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -91,9 +96,9 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger) error {
 		ErrorLog:          stdlog.New(log.With().Str("component", "http").Logger(), "", 0),
 	}
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	log.Info().Str("addr", ln.Addr().String()).Msg("ingest API listening")
-	stopDownloads, err := serveDownloads(cfg, res, log)
+	go func() { done <- srv.Serve(ingestLn) }()
+	log.Info().Str("addr", ingestLn.Addr().String()).Msg("ingest API listening")
+	stopDownloads, err := serveDownloads(cfg, res, downloadLn, log)
 	if err != nil {
 		_ = srv.Close()
 		return err
@@ -151,22 +156,19 @@ func routes(cfg config, js jetstream.JetStream, pub *publish.Publisher, ingestCf
 	return mux, nil
 }
 
-// serveDownloads serves signed result downloads on PUBLISHER_DOWNLOAD_ADDR,
-// when set, and returns the function that stops it (in-flight downloads
-// get shutdownTimeout to finish). No bearer token: the signed URL is the
-// credential. Downloads may run longer than writeTimeout: the handler
-// extends its own write deadline (download.StreamTimeout).
-func serveDownloads(cfg config, res *streams.Resources, log zerolog.Logger) (func(), error) {
-	if cfg.DownloadAddr == "" {
+// serveDownloads serves signed result downloads on ln, bound for
+// PUBLISHER_DOWNLOAD_ADDR (nil: not set), and returns the function that
+// stops it (in-flight downloads get shutdownTimeout to finish). No bearer
+// token: the signed URL is the credential. Downloads may run longer than
+// writeTimeout: the handler extends its own write deadline
+// (download.StreamTimeout).
+func serveDownloads(cfg config, res *streams.Resources, ln net.Listener, log zerolog.Logger) (func(), error) {
+	if ln == nil {
 		return func() {}, nil
 	}
 	signer, _, err := cfg.DownloadSigner()
 	if err != nil {
 		return nil, err
-	}
-	ln, err := net.Listen("tcp", cfg.DownloadAddr)
-	if err != nil {
-		return nil, fmt.Errorf("PUBLISHER_DOWNLOAD_ADDR %q: %w", cfg.DownloadAddr, err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle(download.PathPrefix, download.Handler(res.Results, signer, log))

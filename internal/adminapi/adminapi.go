@@ -9,16 +9,18 @@
 //	       body (optional): {"expire_overlap_hours": 0..72}, default 24
 //	DELETE /v1/admin/orgs/{org}/signing-secret        204
 //
-// Errors: 400 invalid org or overlap, 401 without an admin token, 404 when
-// the organization has no secret (roll, delete, show), 503 when the store
-// cannot be reached, all in the httpapi error shape.
+// Errors: 400 invalid org or roll body, 401 without an admin token, 404
+// when the organization has no secret (roll, delete, show), 503 when the
+// store cannot be reached, all in the httpapi error shape. A 400 is
+// httpapi.Invalid, whose fields name each problem: "org" for the path's
+// organization id, and for the roll body (read strictly, pkg/strictjson,
+// like the event ingest) each bad member by its JSON path.
 package adminapi
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -27,6 +29,8 @@ import (
 
 	"github.com/sixtyfour-oss/webhooks/internal/httpapi"
 	"github.com/sixtyfour-oss/webhooks/internal/secrets"
+	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
+	"github.com/sixtyfour-oss/webhooks/pkg/strictjson"
 )
 
 // PathPrefix is where the admin API is mounted.
@@ -87,9 +91,9 @@ func NewHandler(m SecretManager, tokens []string, log zerolog.Logger) http.Handl
 		httpapi.WriteJSON(w, http.StatusCreated, created{Plaintext: plaintext, Meta: meta})
 	})
 	mux.HandleFunc("POST "+base+"/roll", func(w http.ResponseWriter, r *http.Request) {
-		overlap, err := readOverlap(r)
+		overlap, fields, err := readOverlap(r)
 		if err != nil {
-			httpapi.WriteError(w, http.StatusBadRequest, "invalid_request", err.Error())
+			httpapi.WriteInvalid(w, err.Error(), fields)
 			return
 		}
 		plaintext, meta, err := m.Roll(r.Context(), r.PathValue("org"), overlap)
@@ -121,36 +125,38 @@ func NewHandler(m SecretManager, tokens []string, log zerolog.Logger) http.Handl
 }
 
 // readOverlap reads the optional roll body: the overlap in whole hours,
-// 0..72, default 24.
-func readOverlap(r *http.Request) (time.Duration, error) {
+// 0..72, default 24 (an empty body or no member). An error comes with
+// one entry per bad member (none when the body as a whole is wrong).
+func readOverlap(r *http.Request) (time.Duration, []envelope.FieldError, error) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, 4096))
 	if err != nil {
-		return 0, err
+		return 0, nil, fmt.Errorf("reading the body: %w", err)
 	}
 	if len(body) == 0 {
-		return secrets.DefaultOverlap, nil
+		return secrets.DefaultOverlap, nil, nil
 	}
 	var req rollRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return 0, errors.New("body must be {\"expire_overlap_hours\": 0..72}")
+	if err := strictjson.Unmarshal(body, &req); err != nil {
+		return 0, httpapi.JSONFields(err), fmt.Errorf("body must be {\"expire_overlap_hours\": 0..72}: %w", err)
 	}
 	if req.ExpireOverlapHours == nil {
-		return secrets.DefaultOverlap, nil
+		return secrets.DefaultOverlap, nil, nil
 	}
 	h := *req.ExpireOverlapHours
-	if h < 0 || h > 72 {
-		return 0, errors.New("expire_overlap_hours must be between 0 and 72")
+	if h < 0 || h > int(secrets.MaxOverlap/time.Hour) {
+		const msg = "must be between 0 and 72"
+		return 0, []envelope.FieldError{{Field: "expire_overlap_hours", Message: msg}}, errors.New("expire_overlap_hours " + msg)
 	}
-	return time.Duration(h) * time.Hour, nil
+	return time.Duration(h) * time.Hour, nil, nil
 }
 
 // fail maps a secrets error to a response.
 func fail(w http.ResponseWriter, err error) {
 	switch {
-	case errors.Is(err, secrets.ErrInvalidOrgID), errors.Is(err, secrets.ErrInvalidOverlap):
-		httpapi.WriteError(w, http.StatusBadRequest, "invalid_request", err.Error())
+	case errors.Is(err, secrets.ErrInvalidOrgID):
+		httpapi.WriteInvalid(w, err.Error(), []envelope.FieldError{{Field: "org", Message: "must match [A-Za-z0-9_-]{1,64}"}})
+	case errors.Is(err, secrets.ErrInvalidOverlap):
+		httpapi.WriteInvalid(w, err.Error(), []envelope.FieldError{{Field: "expire_overlap_hours", Message: "must be between 0 and 72"}})
 	case errors.Is(err, secrets.ErrNoSecret):
 		httpapi.WriteError(w, http.StatusNotFound, "no_secret", "the organization has no signing secret")
 	case errors.Is(err, secrets.ErrCorruptRecord):

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -87,6 +88,58 @@ func TestLifecycleOverHTTP(t *testing.T) {
 	}
 	if strings.Contains(a.log.String(), plaintext[9:]) || strings.Contains(a.log.String(), rolled["plaintext"].(string)[9:]) {
 		t.Errorf("a secret reached the log:\n%s", a.log)
+	}
+}
+
+func TestRollBodyRefusalsNameEachField(t *testing.T) {
+	a := newAPI(t)
+	if code, body := a.do("POST", base, "admin-token", ""); code != http.StatusCreated {
+		t.Fatalf("create = %d %v", code, body)
+	}
+	tests := []struct {
+		name, path, body string
+		wantFields       []string
+	}{
+		{"unknown member", base + "/roll", `{"expire_overlap_hour": 2}`, []string{"expire_overlap_hour"}},
+		{"member in another case", base + "/roll", `{"Expire_Overlap_Hours": 2}`, []string{"Expire_Overlap_Hours"}},
+		{"every problem", base + "/roll", `{"hours": 1, "expire_overlap_hours": "2", "x": {}}`, []string{"hours", "expire_overlap_hours", "x"}},
+		{"duplicate member", base + "/roll", `{"expire_overlap_hours": 1, "expire_overlap_hours": 2}`, []string{"expire_overlap_hours"}},
+		{"out of range", base + "/roll", `{"expire_overlap_hours": 73}`, []string{"expire_overlap_hours"}},
+		{"negative", base + "/roll", `{"expire_overlap_hours": -1}`, []string{"expire_overlap_hours"}},
+		{"fraction", base + "/roll", `{"expire_overlap_hours": 1.5}`, []string{"expire_overlap_hours"}},
+		{"syntax error", base + "/roll", `{"expire_overlap_hours": }`, []string{"expire_overlap_hours"}},
+		{"not an object", base + "/roll", `[24]`, []string{}},
+		{"null", base + "/roll", `null`, []string{}},
+		{"trailing data", base + "/roll", `{} {}`, []string{}},
+		{"bad org", "/v1/admin/orgs/org.1/signing-secret", "", []string{"org"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, body := a.do("POST", tt.path, "admin-token", tt.body)
+			if code != http.StatusBadRequest || body["error"] != "invalid_request" || body["message"] == "" {
+				t.Fatalf("got %d %v, want 400 invalid_request with a message", code, body)
+			}
+			list, ok := body["fields"].([]any)
+			if !ok {
+				t.Fatalf("fields = %#v, want an array", body["fields"])
+			}
+			got := []string{}
+			for _, f := range list {
+				m, _ := f.(map[string]any)
+				if msg, _ := m["message"].(string); msg == "" {
+					t.Errorf("field %v has no message", m["field"])
+				}
+				name, _ := m["field"].(string)
+				got = append(got, name)
+			}
+			if !slices.Equal(got, tt.wantFields) {
+				t.Errorf("fields = %q, want %q (%v)", got, tt.wantFields, body)
+			}
+		})
+	}
+	// The refused rolls changed nothing: one secret, the created one.
+	if code, shown := a.do("GET", base, "admin-token", ""); code != http.StatusOK || len(shown["secrets"].([]any)) != 1 {
+		t.Errorf("refused rolls changed state: show = %d %v", code, shown)
 	}
 }
 

@@ -1,8 +1,10 @@
 // Package config owns the environment variables that every command of the
 // pipeline reads the same way: how to reach NATS, the stream settings, the
 // destination policy, the secrets master key, and logging. Each command
-// reads them once, at start-up, with Load; packages below the commands take
-// plain structs and never read the environment.
+// reads them once, at start-up, with Load, which checks every setting
+// before anything starts and reports every problem at once (Problems,
+// ErrInvalid: exit status 2); packages below the commands take plain
+// structs and never read the environment.
 package config
 
 import (
@@ -12,20 +14,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kelseyhightower/envconfig"
 	"github.com/rs/zerolog"
 
 	"github.com/sixtyfour-oss/webhooks/internal/download"
 	"github.com/sixtyfour-oss/webhooks/internal/natsconn"
-	"github.com/sixtyfour-oss/webhooks/internal/secrets"
 	"github.com/sixtyfour-oss/webhooks/pkg/egress"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 	"github.com/sixtyfour-oss/webhooks/pkg/streams"
 )
-
-// ErrNoMasterKey is returned when secrets are needed, WEBHOOKS_MASTER_KEY
-// is not set, and WEBHOOKS_DEV_MODE is off.
-var ErrNoMasterKey = errors.New("WEBHOOKS_MASTER_KEY is not set (set it to kid:base64-32-byte-key, or WEBHOOKS_DEV_MODE=true for local use only)")
 
 // Common holds the shared settings. The tags name the variables; the
 // README's configuration table lists them.
@@ -72,52 +68,80 @@ type Common struct {
 	DownloadTTL time.Duration `envconfig:"WEBHOOKS_DOWNLOAD_TTL" default:"900s"`
 }
 
-// Load reads the environment into dst, a struct that embeds Common (or is
-// *Common), then calls its Validate method (Common's, unless dst has its
-// own). Errors name the variable.
-func Load(dst any) error {
-	if err := envconfig.Process("", dst); err != nil {
-		return fmt.Errorf("configuration: %w", err)
-	}
-	if v, ok := dst.(interface{ Validate() error }); ok {
-		return v.Validate()
-	}
-	return nil
+// Validate checks every shared setting that envconfig cannot (ranges,
+// syntax of lists, keys and URLs, how to reach NATS) and returns every
+// problem at once, each naming its variable; nil when all are good. The
+// master key is checked by the commands that use it (ValidateMasterKey,
+// RequireMasterKey).
+func (c Common) Validate() error {
+	return Check(append(c.streamProblems(),
+		c.Config.Validate(),
+		c.logLevelProblem(),
+		c.destinationsProblem(),
+		c.downloadProblem(),
+	)...)
 }
 
-// Validate checks the ranges envconfig cannot; errors name the variable.
-func (c Common) Validate() error {
-	switch {
-	case c.Replicas < 1 || c.Replicas > 5:
-		return fmt.Errorf("configuration: STREAMS_REPLICAS = %d, want 1..5", c.Replicas)
-	case c.AckWait < time.Second:
-		return fmt.Errorf("configuration: STREAMS_ACK_WAIT = %v, want >= 1s", c.AckWait)
-	case c.MaxAckPending < 1:
-		return fmt.Errorf("configuration: STREAMS_MAX_ACK_PENDING = %d, want >= 1", c.MaxAckPending)
-	case c.DuplicateWindow < time.Second:
-		return fmt.Errorf("configuration: STREAMS_DUPLICATE_WINDOW = %v, want >= 1s", c.DuplicateWindow)
-	case c.UndeliveredMaxAge < time.Hour:
-		return fmt.Errorf("configuration: STREAMS_UNDELIVERED_MAX_AGE = %v, want >= 1h", c.UndeliveredMaxAge)
-	case c.AttemptsMaxAge < time.Minute:
-		return fmt.Errorf("configuration: STREAMS_ATTEMPTS_MAX_AGE = %v, want >= 1m", c.AttemptsMaxAge)
+// streamProblems checks the STREAMS_* settings.
+func (c Common) streamProblems() []error {
+	var p []error
+	if c.Replicas < 1 || c.Replicas > 5 {
+		p = append(p, Bad("STREAMS_REPLICAS", "got %d, want 1..5", c.Replicas))
 	}
-	if _, err := c.Logger(io.Discard, ""); err != nil {
+	if c.AckWait < time.Second {
+		p = append(p, Bad("STREAMS_ACK_WAIT", "got %v, want >= 1s", c.AckWait))
+	}
+	if c.MaxAckPending < 1 {
+		p = append(p, Bad("STREAMS_MAX_ACK_PENDING", "got %d, want >= 1", c.MaxAckPending))
+	}
+	if c.DuplicateWindow < time.Second {
+		p = append(p, Bad("STREAMS_DUPLICATE_WINDOW", "got %v, want >= 1s", c.DuplicateWindow))
+	}
+	if c.UndeliveredMaxAge < time.Hour {
+		p = append(p, Bad("STREAMS_UNDELIVERED_MAX_AGE", "got %v, want >= 1h", c.UndeliveredMaxAge))
+	}
+	if c.AttemptsMaxAge < time.Minute {
+		p = append(p, Bad("STREAMS_ATTEMPTS_MAX_AGE", "got %v, want >= 1m", c.AttemptsMaxAge))
+	}
+	if len(p) == 0 {
+		if err := c.Streams().Validate(); err != nil {
+			p = append(p, fmt.Errorf("STREAMS_* settings: %w", err))
+		}
+	}
+	return p
+}
+
+// logLevelProblem checks LOG_LEVEL.
+func (c Common) logLevelProblem() error {
+	_, err := c.Logger(io.Discard, "")
+	return err
+}
+
+// destinationsProblem checks WEBHOOKS_ALLOW_DESTINATIONS.
+func (c Common) destinationsProblem() error {
+	_, _, err := c.Destinations()
+	return err
+}
+
+// downloadProblem checks WEBHOOKS_DOWNLOAD_KEY, WEBHOOKS_DOWNLOAD_BASE_URL
+// and WEBHOOKS_DOWNLOAD_TTL.
+func (c Common) downloadProblem() error {
+	_, _, err := c.DownloadSigner()
+	if c.DownloadTTL >= 0 {
 		return err
 	}
-	if _, _, err := c.Destinations(); err != nil {
-		return err
+	var se *SettingError
+	if errors.As(err, &se) && se.Name == "WEBHOOKS_DOWNLOAD_TTL" {
+		err = nil // said below, whether or not a key is set
 	}
-	if _, _, err := c.DownloadSigner(); err != nil {
-		return err
-	}
-	return c.Streams().Validate()
+	return errors.Join(err, Bad("WEBHOOKS_DOWNLOAD_TTL", "got %v, want >= 0", c.DownloadTTL))
 }
 
 // Logger returns a JSON logger writing to w at LOG_LEVEL.
 func (c Common) Logger(w io.Writer, component string) (zerolog.Logger, error) {
 	level, err := zerolog.ParseLevel(strings.ToLower(c.LogLevel))
 	if err != nil || c.LogLevel == "" {
-		return zerolog.Nop(), fmt.Errorf("configuration: LOG_LEVEL=%q, want debug, info, warn or error", c.LogLevel)
+		return zerolog.Nop(), Bad("LOG_LEVEL", "got %q, want debug, info, warn or error", c.LogLevel)
 	}
 	return zerolog.New(w).Level(level).With().Timestamp().Str("component", component).Logger(), nil
 }
@@ -133,55 +157,32 @@ func (c Common) Streams() streams.Config {
 
 // DownloadSigner returns the signer of download links and true, or false
 // when WEBHOOKS_DOWNLOAD_KEY is not set (no links are signed or served).
+// Errors are *SettingError naming the variable.
 func (c Common) DownloadSigner() (download.Signer, bool, error) {
 	if c.DownloadKey == "" {
 		return download.Signer{}, false, nil
 	}
 	key, err := download.ParseKey(c.DownloadKey)
 	if err != nil {
-		return download.Signer{}, false, fmt.Errorf("configuration: WEBHOOKS_DOWNLOAD_KEY: %w", err)
+		return download.Signer{}, false, Bad("WEBHOOKS_DOWNLOAD_KEY", "%w", err)
 	}
 	s := download.Signer{Key: key, BaseURL: c.DownloadBaseURL, TTL: c.DownloadTTL}
 	if err := s.Validate(); err != nil {
-		return download.Signer{}, false, fmt.Errorf("configuration: WEBHOOKS_DOWNLOAD_BASE_URL, WEBHOOKS_DOWNLOAD_TTL: %w", err)
+		name := "WEBHOOKS_DOWNLOAD_BASE_URL"
+		if c.DownloadTTL < 0 {
+			name = "WEBHOOKS_DOWNLOAD_TTL"
+		}
+		return download.Signer{}, false, Bad(name, "%w (WEBHOOKS_DOWNLOAD_KEY is set, so links are signed)", err)
 	}
 	return s, true, nil
 }
 
 // Destinations parses the destination address policy and the URL policy.
+// Errors are *SettingError naming WEBHOOKS_ALLOW_DESTINATIONS.
 func (c Common) Destinations() (egress.Policy, envelope.URLPolicy, error) {
 	policy, err := egress.ParseAllowList(c.AllowDestinations)
 	if err != nil {
-		return egress.Policy{}, envelope.URLPolicy{}, fmt.Errorf("configuration: WEBHOOKS_ALLOW_DESTINATIONS: %w", err)
+		return egress.Policy{}, envelope.URLPolicy{}, Bad("WEBHOOKS_ALLOW_DESTINATIONS", "%w", err)
 	}
 	return policy, envelope.URLPolicy{AllowHTTP: c.UnsafeAllowHTTP}, nil
-}
-
-// WarnUnsafe says loudly, at start-up, which unsafe settings are on: an
-// allow-list that makes private addresses reachable, plain http.
-func (c Common) WarnUnsafe(log zerolog.Logger, policy egress.Policy) {
-	if policy.IsUnsafe() {
-		log.Warn().Str("allow", policy.String()).
-			Msg("UNSAFE: WEBHOOKS_ALLOW_DESTINATIONS lets deliveries reach private addresses; never use it in production")
-	}
-	if c.UnsafeAllowHTTP {
-		log.Warn().Msg("UNSAFE: WEBHOOKS_UNSAFE_ALLOW_HTTP accepts plain-http destinations; payloads travel unencrypted")
-	}
-}
-
-// Keyring returns the master keyring: WEBHOOKS_MASTER_KEY, or in dev mode
-// only, the publicly known development key, said loudly.
-func (c Common) Keyring(log zerolog.Logger) (*secrets.Keyring, error) {
-	if c.MasterKey != "" {
-		k, err := secrets.ParseKeyring(c.MasterKey)
-		if err != nil {
-			return nil, fmt.Errorf("configuration: WEBHOOKS_MASTER_KEY: %w", err)
-		}
-		return k, nil
-	}
-	if !c.DevMode {
-		return nil, ErrNoMasterKey
-	}
-	log.Warn().Msg("UNSAFE: WEBHOOKS_DEV_MODE without WEBHOOKS_MASTER_KEY: signing secrets are encrypted with a PUBLICLY KNOWN key; local use only")
-	return secrets.DevKeyring(), nil
 }

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/sixtyfour-oss/webhooks/internal/logstore"
@@ -17,16 +16,17 @@ type LogStore struct {
 	Retention time.Duration `envconfig:"LOG_RETENTION" default:"336h"`
 }
 
-// Validate checks the settings; errors name the variable and never show a
-// password.
+// Validate checks the settings and returns every problem at once; errors
+// name the variable and never show a password.
 func (l LogStore) Validate() error {
+	var p []error
 	if _, _, err := logstore.ParseURL(l.StoreURL); err != nil {
-		return fmt.Errorf("configuration: LOG_STORE_URL: %w", err)
+		p = append(p, Bad("LOG_STORE_URL", "%w", err))
 	}
 	if l.Retention < time.Hour {
-		return fmt.Errorf("configuration: LOG_RETENTION = %v, want >= 1h", l.Retention)
+		p = append(p, Bad("LOG_RETENTION", "got %v, want >= 1h", l.Retention))
 	}
-	return nil
+	return Check(p...)
 }
 
 // Options returns the store options for the settings.

@@ -7,6 +7,8 @@ package embedded
 import (
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -28,6 +30,12 @@ const (
 
 // ErrNotReady is returned when the server did not become ready in time.
 var ErrNotReady = errors.New("embedded nats server not ready")
+
+// ErrCannotListen is wrapped by Start's error when the server's address
+// cannot be listened on: another process holds the port (it wraps the
+// listen error too, such as syscall.EADDRINUSE), or the port is not
+// allowed. Nothing was started and nothing was written to StoreDir.
+var ErrCannotListen = errors.New("embedded nats server cannot listen")
 
 // Config describes the embedded server.
 type Config struct {
@@ -51,7 +59,10 @@ type Config struct {
 }
 
 // Start launches the server and waits until it accepts connections. The
-// caller must call Shutdown (and WaitForShutdown) on the result.
+// caller must call Shutdown (and WaitForShutdown) on the result. A port that
+// cannot be listened on fails at once with ErrCannotListen, before the
+// server starts and creates its store (the server itself would only fail
+// to become ready, after StartTimeout).
 func Start(cfg Config) (*server.Server, error) {
 	if cfg.Host == "" {
 		cfg.Host = DefaultHost
@@ -64,6 +75,9 @@ func Start(cfg Config) (*server.Server, error) {
 	}
 	if cfg.StartTimeout <= 0 {
 		cfg.StartTimeout = DefaultStartTimeout
+	}
+	if err := checkListen(cfg.Host, cfg.Port); err != nil {
+		return nil, err
 	}
 	opts := &server.Options{
 		ServerName: cfg.ServerName,
@@ -85,7 +99,23 @@ func Start(cfg Config) (*server.Server, error) {
 	go s.Start()
 	if !s.ReadyForConnections(cfg.StartTimeout) {
 		s.Shutdown()
-		return nil, fmt.Errorf("embedded: listen on %s:%d: %w", cfg.Host, cfg.Port, ErrNotReady)
+		return nil, fmt.Errorf("embedded: listen on %s: %w", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)), ErrNotReady)
 	}
 	return s, nil
+}
+
+// checkListen listens on host:port and closes the listener again, so that
+// a port in use is reported before the server starts; -1 (any free port)
+// cannot clash. Another process may still take the port in between, which
+// Start then reports as ErrNotReady.
+func checkListen(host string, port int) error {
+	if port < 0 {
+		return nil
+	}
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrCannotListen, err) // err names the address
+	}
+	return ln.Close()
 }

@@ -1,6 +1,7 @@
 // Package httpapi holds what the pipeline's HTTP APIs (event ingest,
 // signing-secret admin, delivery status) share: JSON responses with one
-// error shape, and bearer-token authentication compared in constant time.
+// error shape (whose 400 form lists each bad field), and bearer-token
+// authentication compared in constant time.
 package httpapi
 
 import (

@@ -13,9 +13,13 @@ import (
 )
 
 // ErrMalformed is wrapped by every error for a body that is not one JSON
-// object of the Event shape: empty body, syntax errors, unknown fields,
-// trailing data. Wrong value types are a *envelope.ValidationError instead,
-// naming the field.
+// object of the Event shape: empty body, syntax errors, a body that is not
+// an object (null, an array, a string...), unknown or duplicate fields,
+// invalid UTF-8, trailing data. When the body is an object (or a syntax
+// error is found), the error also wraps the *strictjson.Errors that lists
+// each problem, wrong value types included. A body whose only problems are
+// wrong value types is a *envelope.ValidationError instead, naming each
+// field.
 var ErrMalformed = errors.New("malformed event")
 
 // Event is the JSON body of POST /v1/events and of `publisher publish
@@ -86,12 +90,13 @@ func DecodeEvent(r io.Reader, now time.Time) (*envelope.Request, error) {
 	return ev.Request(now)
 }
 
-// ParseEvent reads all of r and decodes it as one Event, strictly
-// (pkg/strictjson: exact member names, no unknown or duplicate ones,
-// valid UTF-8, nothing after the object). A read error is returned
-// wrapped, as is (not ErrMalformed); a value of the wrong type is a
-// *envelope.ValidationError naming its field; anything else malformed
-// wraps ErrMalformed.
+// ParseEvent reads all of r and decodes it as one JSON object, an Event,
+// strictly (pkg/strictjson: exact member names, no unknown or duplicate
+// ones, valid UTF-8, nothing after the object). A read error is returned
+// wrapped, as is (not ErrMalformed); values of the wrong type, when they
+// are the only problems, are a *envelope.ValidationError naming each
+// field; anything else malformed wraps ErrMalformed and the
+// *strictjson.Errors listing every problem.
 func ParseEvent(r io.Reader) (*Event, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
@@ -102,16 +107,31 @@ func ParseEvent(r io.Reader) (*Event, error) {
 	}
 	var ev Event
 	if err := strictjson.Unmarshal(data, &ev); err != nil {
-		var jerr *strictjson.Error
-		switch {
-		case errors.As(err, &jerr) && jerr.WrongType && jerr.Field != "":
-			return nil, invalid(jerr.Field, jerr.Message)
-		case errors.As(err, &jerr) && jerr.WrongType:
-			return nil, fmt.Errorf("%w: body must be a JSON object", ErrMalformed)
-		}
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return nil, parseError(err)
 	}
 	return &ev, nil
+}
+
+// parseError classifies a strictjson error: wrong types of named fields
+// only → *envelope.ValidationError; a top level that is not an object →
+// ErrMalformed saying so; anything else → ErrMalformed with the list.
+func parseError(err error) error {
+	var list *strictjson.Errors
+	if !errors.As(err, &list) {
+		return fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	fields := make([]envelope.FieldError, 0, len(list.Problems))
+	for _, p := range list.Problems {
+		switch {
+		case p.WrongType && p.Field == "":
+			return fmt.Errorf("%w: the body must be a JSON object", ErrMalformed)
+		case p.WrongType && !list.Truncated:
+			fields = append(fields, envelope.FieldError{Field: p.Field, Message: p.Message})
+		default:
+			return fmt.Errorf("%w: %w", ErrMalformed, err)
+		}
+	}
+	return &envelope.ValidationError{Fields: fields}
 }
 
 // lenientURLs is used only to list the remaining problems of an event that
@@ -229,11 +249,6 @@ func mergeFields(p, more []envelope.FieldError) []envelope.FieldError {
 		}
 	}
 	return p
-}
-
-// invalid is a *envelope.ValidationError for one field.
-func invalid(field, msg string) error {
-	return &envelope.ValidationError{Fields: []envelope.FieldError{{Field: field, Message: msg}}}
 }
 
 // deref returns *v, or the zero value for nil.

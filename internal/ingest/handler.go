@@ -132,8 +132,9 @@ func (h *handler) postEvent(w http.ResponseWriter, r *http.Request, l *requestLo
 }
 
 // refuse maps a decode or publish error to its response, in one place:
-// validation → 400, too large → 413, anything else → 503, since the event
-// was not stored. eventID, when known, goes in the 503 body.
+// validation or a malformed body → 400 with one fields entry per problem
+// that names a field, too large → 413, anything else → 503, since the
+// event was not stored. eventID, when known, goes in the 503 body.
 func (h *handler) refuse(w http.ResponseWriter, err error, eventID string) int {
 	var (
 		ve      *envelope.ValidationError
@@ -150,7 +151,7 @@ func (h *handler) refuse(w http.ResponseWriter, err error, eventID string) int {
 		return writeInvalid(w, "the event is invalid; see fields", ve.Fields)
 	case errors.Is(err, ErrMalformed):
 		h.metrics.Publish("invalid")
-		return writeInvalid(w, message, nil)
+		return writeInvalid(w, message, httpapi.JSONFields(err))
 	case errors.Is(err, publish.ErrTooLarge):
 		h.metrics.Publish("too_large")
 		return writeError(w, http.StatusRequestEntityTooLarge, "payload_too_large",

@@ -14,14 +14,14 @@ type accepted struct {
 	Duplicate bool   `json:"duplicate"`
 }
 
-// errorBody is the body of every error response. Fields is present (maybe
-// empty) on invalid_request only; EventID on unavailable only, so that a
-// client that let the service choose the id can retry with it.
+// errorBody is the body of every error response but invalid_request
+// (httpapi.Invalid, which adds fields). EventID is present on unavailable
+// only, so that a client that let the service choose the id can retry
+// with it.
 type errorBody struct {
-	Error   string                `json:"error"`
-	Message string                `json:"message"`
-	Fields  []envelope.FieldError `json:"fields,omitzero"`
-	EventID string                `json:"event_id,omitempty"`
+	Error   string `json:"error"`
+	Message string `json:"message"`
+	EventID string `json:"event_id,omitempty"`
 }
 
 // writeJSON writes v as the JSON response with the given status and
@@ -33,10 +33,8 @@ func writeError(w http.ResponseWriter, status int, code, message string) int {
 	return writeJSON(w, status, errorBody{Error: code, Message: message})
 }
 
-// writeInvalid writes a 400 invalid_request listing each bad field.
+// writeInvalid writes a 400 invalid_request listing each bad field ([]
+// when the body as a whole is wrong).
 func writeInvalid(w http.ResponseWriter, message string, fields []envelope.FieldError) int {
-	if fields == nil {
-		fields = []envelope.FieldError{}
-	}
-	return writeJSON(w, http.StatusBadRequest, errorBody{Error: "invalid_request", Message: message, Fields: fields})
+	return httpapi.WriteInvalid(w, message, fields)
 }

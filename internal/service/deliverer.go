@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -41,39 +42,99 @@ type DelivererSettings struct {
 	OpsAddr string `envconfig:"DELIVERER_OPS_ADDR" default:"127.0.0.1:9090"`
 	// RetryJitter scales each delay by a random factor in [1-j, 1+j]; 0 is off.
 	RetryJitter float64 `envconfig:"RETRY_JITTER" default:"0"`
+	// RetryAfterCap is the longest wait a receiver's Retry-After header (on
+	// a 429 or 503) may impose on the next attempt.
+	RetryAfterCap time.Duration `envconfig:"RETRY_AFTER_CAP" default:"60s"`
 }
 
-// Policy parses the retry settings.
-func (s DelivererSettings) Policy() (retry.Policy, error) {
-	schedule, err := retry.ParseSchedule(s.RetrySchedule)
-	if err != nil {
-		return retry.Policy{}, fmt.Errorf("configuration: RETRY_SCHEDULE: %w", err)
+// Validate checks every deliverer setting (the common ones, a master key
+// that is set, the retry policy, the limits, the ops address) and returns
+// every problem at once, each naming its variable. Whether a master key is
+// required is the caller's to check (config.Common.RequireMasterKey): the
+// quickstart supplies the development key itself.
+func (s DelivererSettings) Validate() error {
+	_, policyErr := s.Policy()
+	return config.Check(
+		s.Common.Validate(),
+		s.ValidateMasterKey(),
+		policyErr,
+		atLeast1("DELIVERER_CONCURRENCY", s.Concurrency),
+		atLeast1("DELIVERER_PREFETCH", s.Prefetch),
+		atLeast1("DELIVERER_PER_HOST_CONCURRENCY", s.PerHostConcurrency),
+		positive("DELIVERER_SHUTDOWN_TIMEOUT", s.ShutdownTimeout),
+		config.CheckAddr("DELIVERER_OPS_ADDR", s.OpsAddr, true),
+	)
+}
+
+// atLeast1 checks a count setting.
+func atLeast1(name string, n int) error {
+	if n < 1 {
+		return config.Bad(name, "got %d, want >= 1", n)
 	}
-	p := retry.Policy{Schedule: schedule, Jitter: s.RetryJitter}
+	return nil
+}
+
+// positive checks a duration setting.
+func positive(name string, d time.Duration) error {
+	if d <= 0 {
+		return config.Bad(name, "got %v, want > 0", d)
+	}
+	return nil
+}
+
+// Policy parses the retry settings; its error lists a *config.SettingError
+// for each bad one.
+func (s DelivererSettings) Policy() (retry.Policy, error) {
+	schedule, schedErr := retry.ParseSchedule(s.RetrySchedule)
+	if schedErr != nil {
+		schedErr = config.Bad("RETRY_SCHEDULE", "%w", schedErr)
+	}
+	var capErr error
+	if s.RetryAfterCap <= 0 || s.RetryAfterCap > retry.MaxDelay {
+		capErr = config.Bad("RETRY_AFTER_CAP", "got %v, want > 0 and at most %v", s.RetryAfterCap, retry.MaxDelay)
+	}
+	if err := config.Check(schedErr, capErr); err != nil {
+		return retry.Policy{}, err
+	}
+	p := retry.Policy{Schedule: schedule, Jitter: s.RetryJitter, RetryAfterCap: s.RetryAfterCap}
 	if s.RetryJitter != 0 {
 		p.Rand = rand.Float64
 	}
 	if err := p.Validate(); err != nil {
-		return retry.Policy{}, fmt.Errorf("configuration: RETRY_JITTER: %w", err)
+		return retry.Policy{}, config.Bad("RETRY_JITTER", "%w", err)
 	}
 	return p, nil
 }
 
-// RunDeliverer ensures the streams, starts the secrets cache and runs a
-// deliverer on conn until ctx is cancelled, then shuts it down gracefully.
+// RunDeliverer runs a deliverer as RunDelivererOn does, its ops endpoint
+// listening on s.OpsAddr (bound here, after connecting: a process that
+// wants a clash to stop it before it starts binds first with Listen).
 func RunDeliverer(ctx context.Context, s DelivererSettings, conn *natsconn.Conn, log zerolog.Logger) error {
+	lns, err := Listen(Address{Setting: "DELIVERER_OPS_ADDR", Addr: s.OpsAddr, Optional: true})
+	if err != nil {
+		return err
+	}
+	return RunDelivererOn(ctx, s, conn, lns[0], log)
+}
+
+// RunDelivererOn ensures the streams, starts the secrets cache and runs a
+// deliverer on conn until ctx is cancelled, then shuts it down gracefully.
+// It serves the ops endpoints on ops (nil: none), which it closes when it
+// returns. It logs no start-up warnings: the process says once which
+// unsafe settings are on (config.Common.WarnUnsafe and WarnDevKey).
+func RunDelivererOn(ctx context.Context, s DelivererSettings, conn *natsconn.Conn, ops net.Listener, log zerolog.Logger) error {
+	if ops != nil {
+		defer ops.Close()
+	}
 	policy, err := s.Policy()
 	if err != nil {
 		return err
 	}
 	destinations, urls, err := s.Destinations()
-	if err == nil {
-		s.WarnUnsafe(log, destinations)
-	}
 	if err != nil {
 		return err
 	}
-	keyring, err := s.Keyring(log)
+	keyring, err := s.ParseKeyring()
 	if err != nil {
 		return err
 	}
@@ -111,9 +172,7 @@ func RunDeliverer(ctx context.Context, s DelivererSettings, conn *natsconn.Conn,
 	}
 	opsCtx, stopOps := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopOps()
-	if err := ServeOps(opsCtx, s.OpsAddr, OpsHandler(reg, checks, nil, nil), log); err != nil {
-		return fmt.Errorf("DELIVERER_OPS_ADDR: %w", err)
-	}
+	ServeOpsOn(opsCtx, ops, OpsHandler(reg, checks, nil, nil), log)
 	return d.Run(ctx)
 }
 

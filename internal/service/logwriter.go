@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -29,21 +30,18 @@ type LogWriterSettings struct {
 	PruneInterval time.Duration `envconfig:"LOG_PRUNE_INTERVAL" default:"1h"`
 }
 
-// Validate checks every setting; errors name the variable.
+// Validate checks every setting and returns every problem at once, each
+// naming its variable.
 func (s LogWriterSettings) Validate() error {
-	if err := s.Common.Validate(); err != nil {
-		return err
+	var own []error
+	if s.Batch < 1 || s.Batch > 10000 {
+		own = append(own, config.Bad("LOG_WRITER_BATCH", "got %d, want 1..10000", s.Batch))
 	}
-	if err := s.LogStore.Validate(); err != nil {
-		return err
+	if s.PruneInterval < time.Minute {
+		own = append(own, config.Bad("LOG_PRUNE_INTERVAL", "got %v, want >= 1m", s.PruneInterval))
 	}
-	switch {
-	case s.Batch < 1 || s.Batch > 10000:
-		return fmt.Errorf("configuration: LOG_WRITER_BATCH = %d, want 1..10000", s.Batch)
-	case s.PruneInterval < time.Minute:
-		return fmt.Errorf("configuration: LOG_PRUNE_INTERVAL = %v, want >= 1m", s.PruneInterval)
-	}
-	return nil
+	return config.Check(append(own, s.Common.Validate(), s.LogStore.Validate(),
+		config.CheckAddr("LOG_WRITER_OPS_ADDR", s.OpsAddr, true))...)
 }
 
 // OpenStoreTimeout bounds opening (and migrating) the delivery log at
@@ -66,8 +64,13 @@ func OpenLogStore(ctx context.Context, l config.LogStore) (logstore.Store, error
 // RunLogWriter ensures the streams, opens the store (migrating it),
 // imports the legacy outcome records once, and drains the attempt stream
 // into the store until ctx is cancelled, pruning what is older than the
-// retention every PruneInterval.
-func RunLogWriter(ctx context.Context, s LogWriterSettings, conn *natsconn.Conn, log zerolog.Logger) error {
+// retention every PruneInterval. It serves the ops endpoints on ops (nil:
+// none; the caller binds it first, with Listen, so that a clash stops the
+// process before it starts), which it closes when it returns.
+func RunLogWriter(ctx context.Context, s LogWriterSettings, conn *natsconn.Conn, ops net.Listener, log zerolog.Logger) error {
+	if ops != nil {
+		defer ops.Close()
+	}
 	sc := s.Streams()
 	if _, err := streams.Ensure(ctx, conn.JS, sc); err != nil {
 		return err
@@ -95,9 +98,7 @@ func RunLogWriter(ctx context.Context, s LogWriterSettings, conn *natsconn.Conn,
 	}
 	opsCtx, stopOps := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopOps()
-	if err := ServeOps(opsCtx, s.OpsAddr, OpsHandler(reg, checks, detail, nil), log); err != nil {
-		return fmt.Errorf("LOG_WRITER_OPS_ADDR: %w", err)
-	}
+	ServeOpsOn(opsCtx, ops, OpsHandler(reg, checks, detail, nil), log)
 	go prune(ctx, store, s.Retention, s.PruneInterval, log)
 	return w.Run(ctx)
 }

@@ -59,7 +59,9 @@ func OpsHandler(reg *prometheus.Registry, checks []Check, detail Detail, extra h
 }
 
 // ServeOps listens on addr and serves h until ctx ends. An empty addr
-// disables it. It returns once listening, or with the listen error.
+// disables it. It returns once listening, or with the listen error. A
+// process binds its listeners first instead (Listen, then ServeOpsOn), so
+// that a clash stops it before it starts.
 func ServeOps(ctx context.Context, addr string, h http.Handler, log zerolog.Logger) error {
 	if addr == "" {
 		return nil
@@ -67,6 +69,16 @@ func ServeOps(ctx context.Context, addr string, h http.Handler, log zerolog.Logg
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("ops endpoint %s: %w", addr, err)
+	}
+	ServeOpsOn(ctx, ln, h, log)
+	return nil
+}
+
+// ServeOpsOn serves h on ln until ctx ends, then closes ln. A nil ln
+// disables it.
+func ServeOpsOn(ctx context.Context, ln net.Listener, h http.Handler, log zerolog.Logger) {
+	if ln == nil {
+		return
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
 	go func() {
@@ -81,5 +93,4 @@ func ServeOps(ctx context.Context, addr string, h http.Handler, log zerolog.Logg
 		_ = srv.Shutdown(sctx)
 	}()
 	log.Info().Str("addr", ln.Addr().String()).Msg("ops endpoint listening: /metrics /healthz /readyz")
-	return nil
 }

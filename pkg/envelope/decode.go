@@ -51,8 +51,9 @@ type wireWorkflow struct {
 // Decode parses and validates a delivery request. It returns an error
 // wrapping ErrMalformed for input that is not one JSON object of the right
 // shape (syntax errors, wrong types, unknown or duplicate fields, member
-// names in another case, invalid UTF-8, trailing data: see
-// pkg/strictjson), ErrUnknownVersion for a "v" other than Version,
+// names in another case, invalid UTF-8, trailing data, null: see
+// pkg/strictjson; the error also wraps the *strictjson.Errors listing
+// every problem), ErrUnknownVersion for a "v" other than Version,
 // and a *ValidationError for missing or invalid fields. urls decides
 // whether plain http is accepted.
 //
@@ -61,7 +62,7 @@ type wireWorkflow struct {
 func Decode(data []byte, urls URLPolicy) (*Request, error) {
 	var w wireRequest
 	if err := strictjson.Unmarshal(data, &w); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	if w.V == nil {
 		return nil, &ValidationError{Fields: []FieldError{{Field: "v", Message: "required"}}}
