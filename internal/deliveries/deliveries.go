@@ -29,12 +29,6 @@ import (
 // Path is the search; Path + "/{event_id}" is an event's timeline.
 const Path = "/v1/deliveries"
 
-// errorBody is a 400 answer with one entry per bad parameter.
-type errorBody struct {
-	httpapi.Error
-	Fields []envelope.FieldError `json:"fields"`
-}
-
 // Handler serves the delivery log of store.
 func Handler(store logstore.Store) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -164,9 +158,7 @@ func parseTime(values url.Values, name string, qe *logstore.QueryError) time.Tim
 	return t
 }
 
+// badRequest answers 400 with one entry per bad parameter.
 func badRequest(w http.ResponseWriter, qe *logstore.QueryError) {
-	httpapi.WriteJSON(w, http.StatusBadRequest, errorBody{
-		Error:  httpapi.Error{Error: "invalid_request", Message: qe.Error()},
-		Fields: qe.Fields,
-	})
+	httpapi.WriteInvalid(w, qe.Error(), qe.Fields)
 }
