@@ -10,6 +10,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/sixtyfour-oss/webhooks/internal/undelivered"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 )
@@ -38,6 +40,9 @@ func (c *cli) list(args []string) error {
 	}
 	defer s.close()
 	entries, err := undelivered.List(c.ctx, s.js, s.streams, f, *limit)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		entries, err = nil, nil // nothing was dead-lettered on this server yet
+	}
 	if err != nil {
 		return explain(err)
 	}
@@ -79,8 +84,11 @@ func (c *cli) show(args []string) error {
 	}
 	defer s.close()
 	e, err := undelivered.Show(c.ctx, s.js, s.streams, rest[0])
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		err = undelivered.ErrNotFound // nothing was dead-lettered on this server yet
+	}
 	if errors.Is(err, undelivered.ErrNotFound) {
-		return fmt.Errorf("event %s is not in the undelivered stream (try: webhooksctl status --event-id %s)", rest[0], rest[0])
+		return fmt.Errorf("event %s is not in the undelivered stream (try: webhooksctl status --event-id %s): %w", rest[0], rest[0], undelivered.ErrNotFound)
 	}
 	if err != nil {
 		return explain(err)

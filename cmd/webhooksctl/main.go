@@ -66,6 +66,8 @@ Replay re-publishes each event's unchanged request with the same event id, then
 removes it from the undelivered stream; it is safe to interrupt and run again.
 Replay, purge and secrets delete ask for confirmation (y/N) unless --yes is given.
 create and roll print the new secret once, alone on stdout; it is never shown again.
+On a server where no deliverer or publisher has run yet, secrets create makes the
+signing-secret bucket, and the read-only commands report that nothing exists yet.
 
 status and log read the delivery log named by LOG_STORE_URL (default
 sqlite:./data/deliveries.db; webhooksctl never creates it); log needs no NATS.

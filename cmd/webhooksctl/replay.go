@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/sixtyfour-oss/webhooks/internal/undelivered"
 )
 
@@ -49,6 +51,9 @@ func (c *cli) replay(args []string) error {
 	opts.Progress = progress.update
 	sum, err := undelivered.Replay(c.ctx, s.js, s.streams, f, opts)
 	progress.finish()
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		sum, err = undelivered.ReplaySummary{}, nil // nothing was dead-lettered on this server yet
+	}
 	if errors.Is(err, undelivered.ErrNotConfirmed) {
 		return errors.New("aborted: nothing was replayed")
 	}
@@ -112,6 +117,9 @@ func (c *cli) purge(args []string) error {
 		c.describe(n, sample, "delete for good")
 		return c.confirm(fmt.Sprintf("Delete %d undelivered events? They cannot be replayed afterwards.", n))
 	})
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		n, err = 0, nil // nothing was dead-lettered on this server yet
+	}
 	switch {
 	case errors.Is(err, undelivered.ErrNotConfirmed):
 		return errors.New("aborted: nothing was deleted")

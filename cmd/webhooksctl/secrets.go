@@ -6,6 +6,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/sixtyfour-oss/webhooks/internal/config"
 	"github.com/sixtyfour-oss/webhooks/internal/secrets"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
@@ -42,7 +44,10 @@ func (c *cli) secrets(args []string) error {
 	case *overlapHours < 0 || *overlapHours > secrets.MaxOverlap.Hours():
 		return usagef("--overlap-hours %v is outside 0..%v", *overlapHours, secrets.MaxOverlap.Hours())
 	}
-	m, done, err := c.secretsManager(op == "create" || op == "roll")
+	m, done, err := c.secretsManager(op == "create" || op == "roll", op == "create")
+	if errors.Is(err, errNoSecretsYet) {
+		return fmt.Errorf("organization %s has no signing secret: %w (create one with: webhooksctl secrets create --org %s); nothing was changed", *org, err, *org)
+	}
 	if err != nil {
 		return err
 	}
@@ -80,9 +85,25 @@ func (c *cli) secrets(args []string) error {
 	}
 }
 
+// errNoSecretsYet means the signing-secret bucket does not exist: no secret
+// was ever created on this server. It matches secrets.ErrNoSecret too.
+var errNoSecretsYet error = noSecretsYet{}
+
+// noSecretsYet is errNoSecretsYet's type.
+type noSecretsYet struct{}
+
+// Error says that no secret exists on the server.
+func (noSecretsYet) Error() string { return "no signing secrets exist on this server yet" }
+
+// Is makes errors.Is(err, secrets.ErrNoSecret) true: no organization has one.
+func (noSecretsYet) Is(target error) bool { return target == secrets.ErrNoSecret }
+
 // secretsManager connects and returns a Manager; with needKey, the master
 // keyring is loaded first, so a missing key fails before anything else.
-func (c *cli) secretsManager(needKey bool) (*secrets.Manager, func(), error) {
+// With create, a missing signing-secret bucket is created (as every
+// deliverer and publisher creates it at start-up); without, a missing one
+// is errNoSecretsYet and nothing is created.
+func (c *cli) secretsManager(needKey, create bool) (*secrets.Manager, func(), error) {
 	settings, log, gate, err := c.settings()
 	if err != nil {
 		return nil, nil, err
@@ -101,6 +122,16 @@ func (c *cli) secretsManager(needKey bool) (*secrets.Manager, func(), error) {
 		return nil, nil, err
 	}
 	kv, err := s.js.KeyValue(c.ctx, s.streams.SecretsBucket)
+	switch {
+	case errors.Is(err, jetstream.ErrBucketNotFound) && create:
+		kv, err = s.js.CreateOrUpdateKeyValue(c.ctx, s.streams.SecretsBucketConfig())
+		if err == nil {
+			fmt.Fprintf(c.errOut, "Created the signing-secret bucket %s (the first secret on this server).\n", s.streams.SecretsBucket)
+		}
+	case errors.Is(err, jetstream.ErrBucketNotFound):
+		s.close()
+		return nil, nil, errNoSecretsYet
+	}
 	if err != nil {
 		s.close()
 		return nil, nil, explain(fmt.Errorf("open bucket %s: %w", s.streams.SecretsBucket, err))
@@ -160,7 +191,11 @@ func (c *cli) reencrypt(args []string) error {
 	} else if len(rest) > 0 {
 		return usagef("secrets reencrypt: unexpected argument %q", rest[0])
 	}
-	m, done, err := c.secretsManager(true)
+	m, done, err := c.secretsManager(true, false)
+	if errors.Is(err, errNoSecretsYet) {
+		fmt.Fprintln(c.out, "Nothing to rewrite: no signing secrets exist on this server yet.")
+		return nil
+	}
 	if err != nil {
 		return err
 	}

@@ -51,7 +51,7 @@ func (c *cli) status(args []string) error {
 	out, err := status.Lookup(c.ctx, store, s.js, s.streams, q)
 	switch {
 	case errors.Is(err, status.ErrNotFound):
-		return errors.New("no delivery status found (the delivery log keeps LOG_RETENTION, 14 days by default)")
+		return fmt.Errorf("%w (the delivery log keeps LOG_RETENTION, 14 days by default)", status.ErrNotFound)
 	case errors.Is(err, status.ErrInvalidQuery):
 		return usageError{err}
 	case err != nil:
@@ -92,19 +92,61 @@ func (c *cli) printStatus(st status.Status) {
 	row("Host", st.Host)
 	row("State", st.State)
 	row("Attempts", fmt.Sprint(st.Attempts))
-	row("Last status", fmt.Sprint(st.LastStatusCode))
-	row("Last error", st.LastError)
+	row("Last status", fmt.Sprint(st.StatusCode))
+	row("Last error", st.Error)
 	row("Response", oneLine(st.ResponseExcerpt, 120))
+	if st.WebhookStatusCode != nil && st.WebhookSuccess != nil && st.WebhookResponse != nil {
+		row("Block columns", fmt.Sprintf("webhook_status_code=%d webhook_success=%t webhook_response=%q",
+			*st.WebhookStatusCode, *st.WebhookSuccess, oneLine(*st.WebhookResponse, 80)))
+	}
 	row("Queued", when(st.QueuedAt))
 	row("First attempt", when(st.FirstAttemptAt))
 	row("Last attempt", when(st.LastAttemptAt))
 	if st.NextAttemptAt != nil {
 		row("Next attempt", when(*st.NextAttemptAt))
 	}
-	row("Replay", fmt.Sprint(st.Replay))
+	row("Replay", replayText(st))
+	if p := st.PreviousRound; p != nil {
+		prev := fmt.Sprintf("%s: %s after %s, last status %d", roundName(p.Replay), p.State, attempts(p.Attempts), p.StatusCode)
+		if p.Error != "" {
+			prev += " (" + oneLine(p.Error, 80) + ")"
+		}
+		row("Previous round", prev)
+	}
 	row("In undelivered", fmt.Sprint(st.InUndelivered))
 	if st.State == envelope.StateUndelivered && !st.InUndelivered {
-		row("Note", "no longer in the undelivered stream: replayed and not yet retried, purged, or expired")
+		row("Note", "no longer in the undelivered stream, and no replay of it waits on WEBHOOKS: purged or expired "+
+			"(or a replay's first attempt is not in the delivery log yet)")
 	}
 	_ = tw.Flush()
+}
+
+// replayText says which round a status reports and how far it got.
+func replayText(st status.Status) string {
+	switch {
+	case st.Replay == 0:
+		return "0 (the original delivery)"
+	case st.ReplayQueued:
+		return fmt.Sprintf("%d, queued on WEBHOOKS: no attempt yet", st.Replay)
+	case !st.Final:
+		return fmt.Sprintf("%d, under way: %s so far", st.Replay, attempts(st.Attempts))
+	default:
+		return fmt.Sprintf("%d, done: %s after %s", st.Replay, st.State, attempts(st.Attempts))
+	}
+}
+
+// attempts says "1 attempt" or "n attempts".
+func attempts(n int) string {
+	if n == 1 {
+		return "1 attempt"
+	}
+	return fmt.Sprintf("%d attempts", n)
+}
+
+// roundName names a delivery round.
+func roundName(replay int) string {
+	if replay == 0 {
+		return "original delivery"
+	}
+	return fmt.Sprintf("replay %d", replay)
 }

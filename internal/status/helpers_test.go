@@ -27,13 +27,20 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	e := newBareEnv(t)
+	if _, err := streams.Ensure(e.ctx, e.js, e.sc); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// newBareEnv is newEnv on a server where no stream exists yet.
+func newBareEnv(t *testing.T) *env {
+	t.Helper()
 	s := jstest.Server(t)
 	_, js := jstest.Connect(t, s)
 	ctx := jstest.Context(t, 30*time.Second)
 	sc := streams.Config{}.WithDefaults()
-	if _, err := streams.Ensure(ctx, js, sc); err != nil {
-		t.Fatal(err)
-	}
 	store, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "log.db"), logstore.Options{Retention: 100 * 365 * 24 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
@@ -84,4 +91,37 @@ func (e *env) record(o *envelope.Outcome, inLog bool) *envelope.Outcome {
 		jstest.WriteUndelivered(e.ctx, e.t, e.js, e.sc, []byte(`{"v":1}`), o)
 	}
 	return o
+}
+
+// deadLetter stores a replayable undelivered job event of org: a valid
+// request on its undelivered subject with its failure record, and its last
+// attempt in the delivery log.
+func (e *env) deadLetter(org string) *envelope.Outcome {
+	e.t.Helper()
+	o := e.outcome(org, "task_replayed", "", envelope.StateUndelivered)
+	req, err := envelope.NewJobRequest(o.QueuedAt, org, "https://hooks.example.com/hook", envelope.JobResult{
+		TaskID: o.TaskID, Status: envelope.StatusCompleted, TaskType: "find_email", Result: []byte(`{"email":"x@example.com"}`)})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	o.EventID = req.EventID
+	body, err := req.Encode()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.write(o)
+	jstest.WriteUndelivered(e.ctx, e.t, e.js, e.sc, body, o)
+	return o
+}
+
+// write stores o's last attempt in the delivery log, as the log writer does.
+func (e *env) write(o *envelope.Outcome) {
+	e.t.Helper()
+	r, err := logwriter.RecordFromOutcome(o)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.store.Write(e.ctx, []*envelope.AttemptRecord{r}); err != nil {
+		e.t.Fatal(err)
+	}
 }

@@ -14,20 +14,37 @@ import (
 	"github.com/sixtyfour-oss/webhooks/pkg/streams"
 )
 
-// lookup holds what one Lookup reads.
+// lookup holds what one Lookup reads. A stream that does not exist yet is
+// nil: it holds nothing.
 type lookup struct {
 	sc          streams.Config
 	store       logstore.Store
 	undelivered jetstream.Stream
+	deliver     jetstream.Stream
 }
 
 func newLookup(ctx context.Context, store logstore.Store, js jetstream.JetStream, sc streams.Config) (*lookup, error) {
 	l := &lookup{sc: sc, store: store}
 	var err error
-	if l.undelivered, err = js.Stream(ctx, sc.UndeliveredStream); err != nil {
-		return nil, fmt.Errorf("status: open stream %s: %w", sc.UndeliveredStream, err)
+	if l.undelivered, err = openStream(ctx, js, sc.UndeliveredStream); err != nil {
+		return nil, err
+	}
+	if l.deliver, err = openStream(ctx, js, sc.DeliverStream); err != nil {
+		return nil, err
 	}
 	return l, nil
+}
+
+// openStream returns the stream name, or nil when it does not exist.
+func openStream(ctx context.Context, js jetstream.JetStream, name string) (jetstream.Stream, error) {
+	s, err := js.Stream(ctx, name)
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("status: open stream %s: %w", name, err)
+	}
+	return s, nil
 }
 
 // find reads the latest round of each matching event from the delivery
@@ -53,11 +70,22 @@ func (l *lookup) find(ctx context.Context, q Query) ([]Status, error) {
 	if len(out) == 0 && q.EventID != "" {
 		return l.onlyUndelivered(ctx, q.OrgID, q.EventID)
 	}
-	return l.markUndelivered(ctx, out)
+	if out, err = l.markUndelivered(ctx, out); err != nil {
+		return nil, err
+	}
+	for i := range out {
+		if err := l.addReplay(ctx, &out[i]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // onlyUndelivered reports an event that is only in the undelivered stream.
 func (l *lookup) onlyUndelivered(ctx context.Context, orgID, eventID string) ([]Status, error) {
+	if l.undelivered == nil {
+		return nil, nil
+	}
 	org := orgID
 	if org == "" {
 		org = "*"
@@ -89,6 +117,9 @@ func fromUndelivered(raw *jetstream.RawStreamMsg) Status {
 
 // inUndelivered reports whether the event's undelivered subject holds a message.
 func (l *lookup) inUndelivered(ctx context.Context, orgID string, source envelope.Source, eventID string) (bool, error) {
+	if l.undelivered == nil {
+		return false, nil
+	}
 	_, err := l.undelivered.GetLastMsgForSubject(ctx, l.sc.UndeliveredSubject(orgID, source, eventID))
 	switch {
 	case err == nil:

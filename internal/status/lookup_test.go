@@ -33,7 +33,7 @@ func TestLookupByEventID(t *testing.T) {
 			}
 			s := got[0]
 			if s.EventID != tc.want.EventID || s.OrgID != tc.want.OrgID || s.State != tc.want.State ||
-				s.Attempts != tc.want.Attempts || s.LastStatusCode != tc.want.StatusCode || s.LastError != tc.want.Error ||
+				s.Attempts != tc.want.Attempts || s.StatusCode != tc.want.StatusCode || s.Error != tc.want.Error ||
 				s.TaskID != tc.want.TaskID || s.RunID != tc.want.RunID || !s.QueuedAt.Equal(tc.want.QueuedAt) {
 				t.Errorf("status = %+v, want it from %+v", s, tc.want)
 			}

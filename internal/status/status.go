@@ -6,14 +6,19 @@
 //
 // Every lookup is an indexed query of the log plus one direct read of the
 // undelivered stream per event found. The log is written by the log writer,
-// usually well under a second after each attempt.
+// usually well under a second after each attempt. An event whose last
+// round failed and that is no longer in the undelivered stream is looked
+// for on WEBHOOKS, where an operator replay waits for a deliverer; after a
+// replay the round before it is read from the log too.
 //
-// This package only reads; it never changes a stream and reads no
-// environment.
+// A stream that does not exist yet (a server no process has set up) holds
+// nothing: it is not an error. This package only reads; it never creates or
+// changes a stream and reads no environment.
 package status
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -22,6 +27,7 @@ import (
 
 	"github.com/sixtyfour-oss/webhooks/internal/logstore"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
+	"github.com/sixtyfour-oss/webhooks/pkg/runresult"
 	"github.com/sixtyfour-oss/webhooks/pkg/streams"
 )
 
@@ -46,8 +52,14 @@ type Query struct {
 	OrgID string
 }
 
-// Status is the delivery status of one event: its latest outcome record,
-// and whether it is currently in the undelivered stream.
+// Status is the delivery status of one event: its latest delivery round
+// (the original delivery, or the latest operator replay) from the delivery
+// log, whether it is in the undelivered stream, and, after a replay, the
+// round before it.
+//
+// A replay that is stored on WEBHOOKS but that no deliverer has attempted
+// yet is reported as its own round: ReplayQueued, State "retrying",
+// Attempts 0, and the failed round it replays in PreviousRound.
 type Status struct {
 	// EventID, OrgID, Source ("job" or "workflow") and EventType identify
 	// the event; TaskID (jobs) or RunID (workflow runs) name its origin.
@@ -64,16 +76,25 @@ type Status struct {
 	// Final is true for delivered and undelivered; Success only for delivered.
 	Final   bool `json:"final"`
 	Success bool `json:"success"`
-	// Attempts is the number of attempts of the latest delivery (or replay).
+	// Attempts is the number of attempts of this round (the original
+	// delivery, or replay Replay): 0 for a replay not attempted yet.
 	Attempts int `json:"attempts"`
-	// LastStatusCode is the last attempt's HTTP status; 0 when no response came.
-	LastStatusCode int `json:"last_status_code"`
+	// StatusCode is the last attempt's HTTP status; 0 when no response came.
+	// JSON also carries it as last_status_code, a deprecated alias.
+	StatusCode int `json:"status_code"`
 	// ResponseExcerpt is the start of the last response body (<= 2,048 bytes).
 	ResponseExcerpt string `json:"response_excerpt"`
-	// LastError describes the last failure; empty when delivered.
-	LastError string `json:"last_error,omitempty"`
-	// QueuedAt is when the request was stored on WEBHOOKS; the attempt
-	// times bound the attempts (zero when none was sent).
+	// Error describes the last failure; empty when delivered. JSON also
+	// carries it as last_error, a deprecated alias.
+	Error string `json:"error,omitempty"`
+	// WebhookStatusCode, WebhookSuccess and WebhookResponse are the
+	// workflow block's columns (pkg/runresult.Columns) of a final workflow
+	// round; nil for jobs and for rounds that are not final.
+	WebhookStatusCode *int    `json:"webhook_status_code,omitempty"`
+	WebhookSuccess    *bool   `json:"webhook_success,omitempty"`
+	WebhookResponse   *string `json:"webhook_response,omitempty"`
+	// QueuedAt is when the round's request was stored on WEBHOOKS; the
+	// attempt times bound its attempts (zero when none was sent).
 	QueuedAt       time.Time `json:"queued_at,omitzero"`
 	FirstAttemptAt time.Time `json:"first_attempt_at,omitzero"`
 	LastAttemptAt  time.Time `json:"last_attempt_at,omitzero"`
@@ -82,8 +103,44 @@ type Status struct {
 	// InUndelivered is true while the event is in the undelivered stream
 	// (it can be replayed).
 	InUndelivered bool `json:"in_undelivered"`
-	// Replay counts the operator replays behind this status (0: original).
+	// Replay is the round reported: 0 for the original delivery, n for the
+	// n-th operator replay.
 	Replay int `json:"replay"`
+	// ReplayQueued is true when replay Replay is stored on WEBHOOKS and no
+	// attempt of it is recorded yet: the event left the undelivered stream
+	// and waits for a deliverer.
+	ReplayQueued bool `json:"replay_queued"`
+	// PreviousRound is the round before this one (set when Replay > 0 and
+	// the log holds it): what the replay is retrying.
+	PreviousRound *Round `json:"previous_round,omitempty"`
+}
+
+// Round sums up one earlier delivery round of an event.
+type Round struct {
+	// Replay is the round: 0 for the original delivery, n for replay n.
+	Replay int `json:"replay"`
+	// State is the round's last state: "retrying", "delivered" or "undelivered".
+	State string `json:"state"`
+	// Attempts is the number of the round's attempts.
+	Attempts int `json:"attempts"`
+	// StatusCode and Error are the round's last attempt's (0 and empty
+	// without a response, or when delivered).
+	StatusCode int    `json:"status_code"`
+	Error      string `json:"error,omitempty"`
+	// LastAttemptAt is when the round's last attempt started.
+	LastAttemptAt time.Time `json:"last_attempt_at,omitzero"`
+}
+
+// MarshalJSON encodes s with its fields and the deprecated aliases
+// last_status_code (= status_code) and last_error (= error) that earlier
+// releases wrote, so that existing readers keep working.
+func (s Status) MarshalJSON() ([]byte, error) {
+	type fields Status // without this method
+	return json.Marshal(struct {
+		fields
+		LastStatusCode int    `json:"last_status_code"`
+		LastError      string `json:"last_error,omitempty"`
+	}{fields(s), s.StatusCode, s.Error})
 }
 
 // fromDelivery builds a Status from a round of the delivery log.
@@ -91,22 +148,43 @@ func fromDelivery(d logstore.Delivery) Status {
 	s := Status{
 		EventID: d.EventID, OrgID: d.OrgID, Source: string(d.Source), EventType: d.EventType,
 		TaskID: d.TaskID, RunID: d.RunID, Host: d.Host, State: d.State, Final: d.Final,
-		Success: d.State == envelope.StateDelivered, Attempts: d.Attempts, LastStatusCode: d.StatusCode,
-		ResponseExcerpt: d.ResponseExcerpt, LastError: d.Error, QueuedAt: d.QueuedAt,
+		Success: d.State == envelope.StateDelivered, Attempts: d.Attempts, StatusCode: d.StatusCode,
+		ResponseExcerpt: d.ResponseExcerpt, Error: d.Error, QueuedAt: d.QueuedAt,
 		FirstAttemptAt: d.FirstAttemptAt, LastAttemptAt: d.LastAttemptAt, NextAttemptAt: d.NextAttemptAt, Replay: d.Replay,
 	}
+	s.setBlockColumns(&envelope.Outcome{StatusCode: d.StatusCode, ResponseExcerpt: d.ResponseExcerpt, Success: s.Success,
+		WebhookStatusCode: d.WebhookStatusCode, WebhookResponse: d.WebhookResponse, WebhookSuccess: d.WebhookSuccess})
 	return s
 }
 
 // fromOutcome builds a Status from a failure record.
 func fromOutcome(o *envelope.Outcome) Status {
-	return Status{
+	s := Status{
 		EventID: o.EventID, OrgID: o.OrgID, Source: string(o.Source), EventType: o.EventType,
 		TaskID: o.TaskID, RunID: o.RunID, Host: o.Host, State: o.State, Final: o.Final, Success: o.Success,
-		Attempts: o.Attempts, LastStatusCode: o.StatusCode, ResponseExcerpt: o.ResponseExcerpt, LastError: o.Error,
+		Attempts: o.Attempts, StatusCode: o.StatusCode, ResponseExcerpt: o.ResponseExcerpt, Error: o.Error,
 		QueuedAt: o.QueuedAt, FirstAttemptAt: o.FirstAttemptAt, LastAttemptAt: o.LastAttemptAt,
 		NextAttemptAt: o.NextAttemptAt, Replay: o.Replay,
 	}
+	s.setBlockColumns(o)
+	return s
+}
+
+// setBlockColumns sets the workflow block's columns of a final workflow
+// round, as pkg/runresult derives them from the round's outcome o.
+func (s *Status) setBlockColumns(o *envelope.Outcome) {
+	s.WebhookStatusCode, s.WebhookSuccess, s.WebhookResponse = nil, nil, nil
+	if s.Source != string(envelope.SourceWorkflow) || !s.Final {
+		return
+	}
+	c := runresult.ColumnsOf(o)
+	s.WebhookStatusCode, s.WebhookSuccess, s.WebhookResponse = &c.StatusCode, &c.Success, &c.Response
+}
+
+// roundOf sums up the round s reports.
+func roundOf(s Status) *Round {
+	return &Round{Replay: s.Replay, State: s.State, Attempts: s.Attempts, StatusCode: s.StatusCode,
+		Error: s.Error, LastAttemptAt: s.LastAttemptAt}
 }
 
 // validate checks q; errors wrap ErrInvalidQuery and name the field.
