@@ -76,5 +76,5 @@ func run(ctx context.Context, logOut io.Writer) error {
 		return err
 	}
 	defer conn.Close()
-	return service.RunDelivererOn(ctx, s.DelivererSettings, conn, lns[0], log)
+	return service.RunDelivererOn(ctx, s.DelivererSettings, s.Streams(), conn, lns[0], log)
 }

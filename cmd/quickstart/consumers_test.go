@@ -50,9 +50,8 @@ func TestQuickstartOwnConsumers(t *testing.T) {
 
 	// What cmd/deliverer and publisher serve do at start-up.
 	_, err := streams.Ensure(ctx, js, streams.Config{})
-	var apiErr *jetstream.APIError
-	if !errors.As(err, &apiErr) || apiErr.ErrorCode != jetstream.ErrorCode(10100) {
-		t.Errorf("a deliverer's streams.Ensure next to the quickstart: %v, want JetStream's refusal of an overlapping consumer (10100)", err)
+	if !errors.Is(err, streams.ErrConsumerConflict) || !strings.Contains(err.Error(), ownConsumer) {
+		t.Errorf("a deliverer's streams.Ensure next to the quickstart: %v, want streams.ErrConsumerConflict naming %s", err, ownConsumer)
 	}
 	if _, err := js.Consumer(ctx, sc.DeliverStream, sc.Consumer); !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		t.Errorf("consumer %s: %v, want none", sc.Consumer, err)

@@ -129,7 +129,7 @@ func demo(ctx context.Context, o options, out io.Writer) error {
 	pub := publish.New(conn.JS, publish.Config{Streams: sc, URLs: urls, Destinations: destinations, Results: res.Results})
 	dctx, stopDeliverer := context.WithCancel(ctx)
 	delivererDone := make(chan error, 1)
-	go func() { delivererDone <- runDeliverer(dctx, s, sc, res, conn, keyring, lns.ops.Listener, log) }()
+	go func() { delivererDone <- service.RunDelivererOn(dctx, s, sc, conn, lns.ops.Listener, log) }()
 	defer func() { stopDeliverer(); <-delivererDone }()
 
 	ingestSrv := &http.Server{Handler: apiHandler(o.token, pub, res, store, conn, sc, signer, log), ReadHeaderTimeout: 5 * time.Second}

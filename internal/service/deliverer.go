@@ -114,15 +114,17 @@ func RunDeliverer(ctx context.Context, s DelivererSettings, conn *natsconn.Conn,
 	if err != nil {
 		return err
 	}
-	return RunDelivererOn(ctx, s, conn, lns[0], log)
+	return RunDelivererOn(ctx, s, s.Streams(), conn, lns[0], log)
 }
 
-// RunDelivererOn ensures the streams, starts the secrets cache and runs a
-// deliverer on conn until ctx is cancelled, then shuts it down gracefully.
+// RunDelivererOn ensures the streams sc (s.Streams(), or the same with
+// other consumer names, as the quickstart's), starts the secrets cache and
+// runs a deliverer on conn until ctx is cancelled, then shuts it down
+// gracefully.
 // It serves the ops endpoints on ops (nil: none), which it closes when it
 // returns. It logs no start-up warnings: the process says once which
 // unsafe settings are on (config.Common.WarnUnsafe and WarnDevKey).
-func RunDelivererOn(ctx context.Context, s DelivererSettings, conn *natsconn.Conn, ops net.Listener, log zerolog.Logger) error {
+func RunDelivererOn(ctx context.Context, s DelivererSettings, sc streams.Config, conn *natsconn.Conn, ops net.Listener, log zerolog.Logger) error {
 	if ops != nil {
 		defer ops.Close()
 	}
@@ -138,7 +140,7 @@ func RunDelivererOn(ctx context.Context, s DelivererSettings, conn *natsconn.Con
 	if err != nil {
 		return err
 	}
-	res, err := streams.Ensure(ctx, conn.JS, s.Streams())
+	res, err := streams.Ensure(ctx, conn.JS, sc)
 	if err != nil {
 		return err
 	}
@@ -156,9 +158,9 @@ func RunDelivererOn(ctx context.Context, s DelivererSettings, conn *natsconn.Con
 		links = deliver.Links{Store: res.Results, Signer: signer}
 	}
 	reg := NewRegistry()
-	reg.MustRegister(metrics.NewStreamCollector(conn.JS, s.Streams()))
+	reg.MustRegister(metrics.NewStreamCollector(conn.JS, sc))
 	d, err := deliver.New(ctx, conn.JS, client, cache, deliver.Config{
-		Streams: s.Streams(), Policy: policy, URLs: urls,
+		Streams: sc, Policy: policy, URLs: urls,
 		Concurrency: s.Concurrency, Prefetch: s.Prefetch, PerHostConcurrency: s.PerHostConcurrency,
 		ShutdownTimeout: s.ShutdownTimeout, Logger: &log, Metrics: metrics.NewDeliverer(reg), Links: links,
 	})

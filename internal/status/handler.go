@@ -2,12 +2,15 @@ package status
 
 import (
 	"errors"
+	"maps"
 	"net/http"
+	"slices"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sixtyfour-oss/webhooks/internal/httpapi"
 	"github.com/sixtyfour-oss/webhooks/internal/logstore"
+	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 	"github.com/sixtyfour-oss/webhooks/pkg/streams"
 )
 
@@ -20,7 +23,8 @@ const Path = "/v1/status"
 //	GET /v1/status?task_id=<id>[&org_id=<org>]
 //	GET /v1/status?run_id=<id>[&org_id=<org>]
 //	  200 [Status, ...]                                 oldest first
-//	  400 {"error": "invalid_request", "message": "..."} none, several or a bad parameter
+//	  400 {"error": "invalid_request", "message": "...", "fields": [{"field", "message"}, ...]}
+//	                                                    no selector, several, a bad, repeated or unknown parameter
 //	  404 {"error": "not_found", "message": "..."}       nothing matched, or another path
 //	  405 {"error": "method_not_allowed", ...}           with Allow: GET, HEAD
 //	  503 {"error": "unavailable", "message": "..."}     JetStream could not be read; retry
@@ -38,9 +42,9 @@ func Handler(store logstore.Store, js jetstream.JetStream, sc streams.Config) ht
 			httpapi.WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use GET")
 			return
 		}
-		q, err := parseQuery(r)
-		if err != nil {
-			httpapi.WriteError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		q, problems := parseQuery(r)
+		if len(problems) > 0 {
+			httpapi.WriteInvalid(w, "the query is invalid; see fields", problems)
 			return
 		}
 		out, err := Lookup(r.Context(), store, js, sc, q)
@@ -57,18 +61,28 @@ func Handler(store logstore.Store, js jetstream.JetStream, sc streams.Config) ht
 	})
 }
 
-// parseQuery reads the query parameters; a parameter given twice is an error.
-func parseQuery(r *http.Request) (Query, error) {
+// parseQuery reads the query parameters and lists every problem, one
+// entry per parameter: unknown, given more than once, or invalid.
+func parseQuery(r *http.Request) (Query, []envelope.FieldError) {
 	values := r.URL.Query()
-	var q Query
-	for name, dst := range map[string]*string{"event_id": &q.EventID, "task_id": &q.TaskID, "run_id": &q.RunID, "org_id": &q.OrgID} {
-		switch v := values[name]; len(v) {
-		case 0:
-		case 1:
-			*dst = v[0]
+	var (
+		q        Query
+		problems []envelope.FieldError
+	)
+	params := map[string]*string{"event_id": &q.EventID, "task_id": &q.TaskID, "run_id": &q.RunID, "org_id": &q.OrgID}
+	for _, name := range slices.Sorted(maps.Keys(values)) {
+		dst, ok := params[name]
+		switch {
+		case !ok:
+			problems = append(problems, envelope.FieldError{Field: name, Message: "unknown parameter; use event_id, task_id or run_id, and org_id"})
+		case len(values[name]) > 1:
+			problems = append(problems, envelope.FieldError{Field: name, Message: "given more than once"})
 		default:
-			return Query{}, errors.New(name + " is given more than once")
+			*dst = values[name][0]
 		}
 	}
-	return q, q.validate()
+	if len(problems) > 0 {
+		return q, problems
+	}
+	return q, q.problems()
 }

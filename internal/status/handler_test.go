@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"testing"
 
 	"github.com/sixtyfour-oss/webhooks/internal/httpapi"
@@ -57,6 +58,37 @@ func TestHandler(t *testing.T) {
 				if got[0][key] != want {
 					t.Errorf("%s = %v, want %v", key, got[0][key], want)
 				}
+			}
+		})
+	}
+}
+
+// TestHandlerNamesEveryBadParameter: a 400 lists each bad parameter in
+// fields, unknown and repeated ones included.
+func TestHandlerNamesEveryBadParameter(t *testing.T) {
+	e := newEnv(t)
+	h := Handler(e.store, e.js, e.sc)
+	for _, tc := range []struct {
+		name, query string
+		want        []string
+	}{
+		{"no selector", "", []string{"event_id"}},
+		{"unknown and repeated", "event_id=a&colour=red&org_id=o&org_id=p", []string{"colour", "org_id"}},
+		{"two selectors, both bad", "event_id=a.*&task_id=b&org_id=o%20x", []string{"event_id", "task_id", "event_id", "org_id"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/status?"+tc.query, nil))
+			var body httpapi.Invalid
+			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || rec.Code != http.StatusBadRequest {
+				t.Fatalf("status %d, body %s (%v); want 400 with fields", rec.Code, rec.Body, err)
+			}
+			var got []string
+			for _, f := range body.Fields {
+				got = append(got, f.Field)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("fields = %q, want %q (body %s)", got, tc.want, rec.Body)
 			}
 		})
 	}

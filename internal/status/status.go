@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -189,25 +190,49 @@ func roundOf(s Status) *Round {
 
 // validate checks q; errors wrap ErrInvalidQuery and name the field.
 func (q Query) validate() error {
+	p := q.problems()
+	if len(p) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(p))
+	for i, f := range p {
+		msgs[i] = f.Field + ": " + f.Message
+	}
+	return fmt.Errorf("%w: %s", ErrInvalidQuery, strings.Join(msgs, "; "))
+}
+
+// problems lists what is wrong with q, one entry per parameter.
+func (q Query) problems() []envelope.FieldError {
+	var p []envelope.FieldError
+	selectors := []struct{ name, value string }{{"event_id", q.EventID}, {"task_id", q.TaskID}, {"run_id", q.RunID}}
 	set := 0
-	for _, v := range []string{q.EventID, q.TaskID, q.RunID} {
-		if v != "" {
+	for _, s := range selectors {
+		if s.value != "" {
 			set++
 		}
 	}
 	switch {
 	case set == 0:
-		return fmt.Errorf("%w: give one of event_id, task_id or run_id", ErrInvalidQuery)
+		p = append(p, envelope.FieldError{Field: "event_id", Message: "give one of event_id, task_id or run_id"})
 	case set > 1:
-		return fmt.Errorf("%w: give only one of event_id, task_id or run_id", ErrInvalidQuery)
-	case q.EventID != "" && !envelope.ValidOrgID(q.EventID):
-		return fmt.Errorf("%w: event_id must match [A-Za-z0-9_-]{1,64}", ErrInvalidQuery)
-	case q.OrgID != "" && !envelope.ValidOrgID(q.OrgID):
-		return fmt.Errorf("%w: org_id must match [A-Za-z0-9_-]{1,64}", ErrInvalidQuery)
-	case len(q.TaskID) > envelope.MaxIDLength || len(q.RunID) > envelope.MaxIDLength:
-		return fmt.Errorf("%w: task_id and run_id are at most %d bytes", ErrInvalidQuery, envelope.MaxIDLength)
+		for _, s := range selectors {
+			if s.value != "" {
+				p = append(p, envelope.FieldError{Field: s.name, Message: "give only one of event_id, task_id or run_id"})
+			}
+		}
 	}
-	return nil
+	if q.EventID != "" && !envelope.ValidOrgID(q.EventID) {
+		p = append(p, envelope.FieldError{Field: "event_id", Message: "must match [A-Za-z0-9_-]{1,64}"})
+	}
+	if q.OrgID != "" && !envelope.ValidOrgID(q.OrgID) {
+		p = append(p, envelope.FieldError{Field: "org_id", Message: "must match [A-Za-z0-9_-]{1,64}"})
+	}
+	for _, s := range selectors[1:] {
+		if len(s.value) > envelope.MaxIDLength {
+			p = append(p, envelope.FieldError{Field: s.name, Message: fmt.Sprintf("must be at most %d bytes", envelope.MaxIDLength)})
+		}
+	}
+	return p
 }
 
 // Lookup returns the status of the events q selects, oldest first, from

@@ -2,7 +2,9 @@ package streams
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -178,10 +180,10 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c Config) (*Resources, 
 		return nil, fmt.Errorf("streams: ensure consumer %s: %w", c.LogConsumer, err)
 	}
 	if r.Consumer, err = r.Deliver.CreateOrUpdateConsumer(ctx, c.ConsumerConfig()); err != nil {
-		return nil, fmt.Errorf("streams: ensure consumer %s: %w", c.Consumer, err)
+		return nil, consumerError(ctx, r.Deliver, c.Consumer, err)
 	}
 	if r.Waiter, err = r.Deliver.CreateOrUpdateConsumer(ctx, c.WaiterConsumerConfig()); err != nil {
-		return nil, fmt.Errorf("streams: ensure consumer %s: %w", c.WaiterConsumer, err)
+		return nil, consumerError(ctx, r.Deliver, c.WaiterConsumer, err)
 	}
 	if r.Secrets, err = js.CreateOrUpdateKeyValue(ctx, c.SecretsBucketConfig()); err != nil {
 		return nil, fmt.Errorf("streams: ensure bucket %s: %w", c.SecretsBucket, err)
@@ -193,4 +195,33 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c Config) (*Resources, 
 		return nil, fmt.Errorf("streams: ensure object store %s: %w", c.ResultsBucket, err)
 	}
 	return &r, nil
+}
+
+// JetStream's error codes for a second consumer of a work queue's subjects
+// (nats-server's JSConsumerWQConsumerNotUniqueErr and
+// JSConsumerWQMultipleUnfilteredErr; nats.go names neither).
+const (
+	errCodeWQMultipleUnfiltered jetstream.ErrorCode = 10099
+	errCodeWQConsumerNotUnique  jetstream.ErrorCode = 10100
+)
+
+// consumerError explains a consumer of the deliver stream that could not be
+// created. The stream is a work queue, so JetStream refuses a second
+// consumer of the same subjects: another set of processes (a running
+// quickstart, with its own consumer names) already delivers from it. The
+// error wraps ErrConsumerConflict and names the consumers it found.
+func consumerError(ctx context.Context, stream jetstream.Stream, name string, err error) error {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) || (apiErr.ErrorCode != errCodeWQConsumerNotUnique && apiErr.ErrorCode != errCodeWQMultipleUnfiltered) {
+		return fmt.Errorf("streams: ensure consumer %s: %w", name, err)
+	}
+	var others []string
+	names := stream.ConsumerNames(ctx)
+	for n := range names.Name() {
+		if n != name {
+			others = append(others, n)
+		}
+	}
+	return fmt.Errorf("%w: consumer %s cannot be added to the work-queue stream %s, which other processes already deliver from (consumers: %s; a running quickstart uses quickstart-*): run against a broker of your own, such as `go run ./cmd/quickstart -broker` or `nats-server -js`, with NATS_URL pointing at it: %v",
+		ErrConsumerConflict, name, stream.CachedInfo().Config.Name, strings.Join(others, ", "), err)
 }

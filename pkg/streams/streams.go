@@ -69,6 +69,11 @@ const (
 // ErrInvalidConfig wraps every Config validation error.
 var ErrInvalidConfig = errors.New("invalid streams config")
 
+// ErrConsumerConflict is wrapped by Ensure's error when the deliver stream
+// already has consumers of other names, such as a running quickstart's:
+// it is a work queue, so JetStream allows one consumer per subject.
+var ErrConsumerConflict = errors.New("streams: the deliver stream belongs to other processes")
+
 // Config names the pipeline's JetStream resources and their settings. The
 // zero value is completed by Defaults.
 type Config struct {
