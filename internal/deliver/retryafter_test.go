@@ -60,7 +60,7 @@ func TestRetryAfterGapsOnReceiver(t *testing.T) {
 	// after it.
 	const (
 		step      = 50 * time.Millisecond
-		cap       = 1500 * time.Millisecond
+		cap       = 2500 * time.Millisecond // above the HTTP date's wait, at most 2 s
 		tolerance = 250 * time.Millisecond
 	)
 	var (
