@@ -82,7 +82,9 @@ func ServeOpsOn(ctx context.Context, ln net.Listener, h http.Handler, log zerolo
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
 	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		// A listener closed by its owner (the Run function returning) is
+		// a clean stop too, not news.
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 			log.Error().Err(err).Msg("ops endpoint stopped")
 		}
 	}()
