@@ -131,17 +131,8 @@ func routes(cfg config, js jetstream.JetStream, pub *publish.Publisher, ingestCf
 	mux := http.NewServeMux()
 	mux.Handle("/", ingest.NewHandler(pub, ingestCfg))
 	readers := httpapi.NewTokens(append(append([]string(nil), cfg.tokens...), cfg.adminTokens...))
-	forReaders := func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !readers.Authorized(r) {
-				httpapi.Unauthorized(w)
-				return
-			}
-			h.ServeHTTP(w, r)
-		})
-	}
-	mux.Handle(status.Path, forReaders(status.Handler(store, js, cfg.Streams())))
-	deliveryLog := forReaders(deliveries.Handler(store))
+	mux.Handle(status.Path, readers.Require(status.Handler(store, js, cfg.Streams())))
+	deliveryLog := readers.Require(deliveries.Handler(store))
 	mux.Handle(deliveries.Path, deliveryLog)
 	mux.Handle(deliveries.Path+"/", deliveryLog)
 	if len(cfg.adminTokens) == 0 {

@@ -198,19 +198,10 @@ func apiHandler(token string, pub *publish.Publisher, res *streams.Resources, st
 	mux.Handle(download.PathPrefix, download.Handler(res.Results, signer, log))
 	mux.Handle("/", ingest.NewHandler(pub, ingest.Config{Tokens: []string{token}, Logger: &log}))
 	readers := httpapi.NewTokens([]string{token})
-	forReaders := func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !readers.Authorized(r) {
-				httpapi.Unauthorized(w)
-				return
-			}
-			h.ServeHTTP(w, r)
-		})
-	}
-	deliveryLog := forReaders(deliveries.Handler(store))
+	deliveryLog := readers.Require(deliveries.Handler(store))
 	mux.Handle(deliveries.Path, deliveryLog)
 	mux.Handle(deliveries.Path+"/", deliveryLog)
-	mux.Handle(status.Path, forReaders(status.Handler(store, conn.JS, sc)))
+	mux.Handle(status.Path, readers.Require(status.Handler(store, conn.JS, sc)))
 	return mux
 }
 

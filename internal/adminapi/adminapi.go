@@ -115,13 +115,7 @@ func NewHandler(m SecretManager, tokens []string, log zerolog.Logger) http.Handl
 	mux.HandleFunc(PathPrefix, func(w http.ResponseWriter, _ *http.Request) {
 		httpapi.WriteError(w, http.StatusNotFound, "not_found", "no such admin endpoint")
 	})
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !t.Authorized(r) {
-			httpapi.Unauthorized(w)
-			return
-		}
-		mux.ServeHTTP(w, r)
-	})
+	return t.Require(mux)
 }
 
 // readOverlap reads the optional roll body: the overlap in whole hours,

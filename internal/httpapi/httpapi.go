@@ -81,3 +81,15 @@ func (t Tokens) Authorized(r *http.Request) bool {
 	}
 	return match == 1
 }
+
+// Require serves h to requests that Authorized accepts and answers every
+// other one 401 (Unauthorized).
+func (t Tokens) Require(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !t.Authorized(r) {
+			Unauthorized(w)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
