@@ -133,6 +133,18 @@ func (c Config) SecretsBucketConfig() jetstream.KeyValueConfig {
 	}
 }
 
+// TokensBucketConfig is the API-token KV bucket: one key per token id,
+// one revision (a revoked token's digest is purged), file storage.
+func (c Config) TokensBucketConfig() jetstream.KeyValueConfig {
+	return jetstream.KeyValueConfig{
+		Bucket:      c.TokensBucket,
+		Description: "Webhook API tokens, one key per token id (SHA-256 digests, never the tokens)",
+		History:     1,
+		Storage:     jetstream.FileStorage,
+		Replicas:    c.Replicas,
+	}
+}
+
 // DefaultResultsMaxAge is how long result files are kept.
 const DefaultResultsMaxAge = results.DefaultMaxAge
 
@@ -152,6 +164,8 @@ type Resources struct {
 	Consumer    jetstream.Consumer
 	Waiter      jetstream.Consumer
 	Secrets     jetstream.KeyValue
+	// Tokens is the API-token bucket (internal/apitoken).
+	Tokens jetstream.KeyValue
 	// Results is the results bucket, opened so that reads hold one chunk
 	// at a time (see results.Bucket); it is a jetstream.ObjectStore.
 	Results *results.Bucket
@@ -187,6 +201,9 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c Config) (*Resources, 
 	}
 	if r.Secrets, err = js.CreateOrUpdateKeyValue(ctx, c.SecretsBucketConfig()); err != nil {
 		return nil, fmt.Errorf("streams: ensure bucket %s: %w", c.SecretsBucket, err)
+	}
+	if r.Tokens, err = js.CreateOrUpdateKeyValue(ctx, c.TokensBucketConfig()); err != nil {
+		return nil, fmt.Errorf("streams: ensure bucket %s: %w", c.TokensBucket, err)
 	}
 	if _, err = js.CreateOrUpdateObjectStore(ctx, c.ResultsBucketConfig()); err != nil {
 		return nil, fmt.Errorf("streams: ensure object store %s: %w", c.ResultsBucket, err)

@@ -33,6 +33,9 @@ const (
 	DefaultOutcomesStream = "WEBHOOKS_OUTCOMES"
 	// DefaultSecretsBucket is the KV bucket of organization signing secrets.
 	DefaultSecretsBucket = "WEBHOOKS_SECRETS"
+	// DefaultTokensBucket is the KV bucket of API tokens (their SHA-256
+	// digests and metadata, never the tokens).
+	DefaultTokensBucket = "WEBHOOKS_API_TOKENS"
 	// DefaultConsumer is the durable pull consumer every deliverer binds to.
 	DefaultConsumer = "deliverer"
 	// DefaultWaiterConsumer holds workflow events that wait for their
@@ -90,6 +93,8 @@ type Config struct {
 	OutcomesStream string
 	// SecretsBucket is the signing-secret KV bucket. Defaults to DefaultSecretsBucket.
 	SecretsBucket string
+	// TokensBucket is the API-token KV bucket. Defaults to DefaultTokensBucket.
+	TokensBucket string
 	// Consumer is the durable consumer name. Defaults to DefaultConsumer.
 	Consumer string
 	// WaiterConsumer is the link waiter's durable consumer. Defaults to DefaultWaiterConsumer.
@@ -128,6 +133,7 @@ func (c Config) WithDefaults() Config {
 	def(&c.LogConsumer, DefaultLogConsumer)
 	def(&c.OutcomesStream, DefaultOutcomesStream)
 	def(&c.SecretsBucket, DefaultSecretsBucket)
+	def(&c.TokensBucket, DefaultTokensBucket)
 	def(&c.Consumer, DefaultConsumer)
 	def(&c.WaiterConsumer, DefaultWaiterConsumer)
 	def(&c.ResultsBucket, DefaultResultsBucket)
@@ -173,7 +179,7 @@ func (c Config) Validate() error {
 	for name, v := range map[string]string{
 		"DeliverStream": c.DeliverStream, "UndeliveredStream": c.UndeliveredStream, "OutcomesStream": c.OutcomesStream,
 		"AttemptsStream": c.AttemptsStream, "LogConsumer": c.LogConsumer,
-		"SecretsBucket": c.SecretsBucket, "Consumer": c.Consumer, "SubjectPrefix": c.SubjectPrefix,
+		"SecretsBucket": c.SecretsBucket, "TokensBucket": c.TokensBucket, "Consumer": c.Consumer, "SubjectPrefix": c.SubjectPrefix,
 		"WaiterConsumer": c.WaiterConsumer, "ResultsBucket": c.ResultsBucket,
 	} {
 		if !envelope.ValidOrgID(v) {
