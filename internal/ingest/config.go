@@ -3,9 +3,10 @@ package ingest
 import (
 	"errors"
 	"fmt"
-	"github.com/sixtyfour-oss/webhooks/internal/metrics"
 	"strings"
 	"time"
+
+	"github.com/sixtyfour-oss/webhooks/internal/metrics"
 
 	"github.com/rs/zerolog"
 )
