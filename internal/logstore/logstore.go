@@ -151,6 +151,34 @@ type Attempt struct {
 	// or "retry_after_cap" (see envelope.AttemptRecord).
 	RetryDelayFrom string     `json:"retry_delay_from,omitempty"`
 	NextAttemptAt  *time.Time `json:"next_attempt_at,omitempty"`
+	// RequestHeaders are the headers the attempt was sent with, the
+	// signature shortened (see envelope.AttemptRecord); nil when the record
+	// predates them or nothing was sent.
+	RequestHeaders map[string]string `json:"request_headers,omitempty"`
+	// RequestBody is the body sent, recorded on a round's first attempt
+	// only (every attempt of a round sends the same bytes), cut at
+	// envelope.MaxRecordedBody bytes; RequestBodyTruncated says it was cut.
+	RequestBody          string `json:"request_body,omitempty"`
+	RequestBodyTruncated bool   `json:"request_body_truncated,omitempty"`
+}
+
+// HostStat is what the log says about one destination host over a time
+// window: its attempts, how many failed, how many an open circuit refused,
+// and how long the sent ones took.
+type HostStat struct {
+	Host string `json:"host"`
+	// Attempts counts every attempt started in the window.
+	Attempts int64 `json:"attempts"`
+	// Failures counts the attempts that did not end in a 2xx.
+	Failures int64 `json:"failures"`
+	// CircuitOpen counts the attempts refused by an open circuit (error
+	// class "circuit_open"), a sign that the host's circuit is open.
+	CircuitOpen int64 `json:"circuit_open"`
+	// AvgDurationMS and MaxDurationMS are over the attempts that were sent.
+	AvgDurationMS float64 `json:"avg_duration_ms"`
+	MaxDurationMS float64 `json:"max_duration_ms"`
+	// LastAttemptAt is the start of the host's latest attempt in the window.
+	LastAttemptAt time.Time `json:"last_attempt_at"`
 }
 
 // Round is a delivery round with its attempts, by attempt number.
