@@ -13,9 +13,10 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sixtyfour-oss/webhooks/internal/adminapi"
+	"github.com/sixtyfour-oss/webhooks/internal/apitoken"
+	appconfig "github.com/sixtyfour-oss/webhooks/internal/config"
 	"github.com/sixtyfour-oss/webhooks/internal/deliveries"
 	"github.com/sixtyfour-oss/webhooks/internal/download"
-	"github.com/sixtyfour-oss/webhooks/internal/httpapi"
 	"github.com/sixtyfour-oss/webhooks/internal/ingest"
 	"github.com/sixtyfour-oss/webhooks/internal/logstore"
 	"github.com/sixtyfour-oss/webhooks/internal/metrics"
@@ -123,27 +124,32 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger) error {
 	return nil
 }
 
-// routes mounts the ingest API, the status lookup and the delivery log
-// (for ingest and admin tokens) and, when admin tokens are set, the admin
-// API (which needs the master key to encrypt new secrets).
+// routes mounts the ingest API (PUBLISHER_TOKENS) and, behind the API
+// tokens (operator tokens of PUBLISHER_ADMIN_TOKENS and the stored
+// operator and organization tokens, see internal/apitoken), the status
+// lookup, the delivery log and the signing-secret API. Creating and
+// rolling secrets needs the master key; without one (and without admin
+// tokens, which require it) the secret API only shows metadata.
 func routes(cfg config, js jetstream.JetStream, pub *publish.Publisher, ingestCfg ingest.Config, res *streams.Resources,
 	store logstore.Store, log zerolog.Logger) (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/", ingest.NewHandler(pub, ingestCfg))
-	readers := httpapi.NewTokens(append(append([]string(nil), cfg.tokens...), cfg.adminTokens...))
-	mux.Handle(status.Path, readers.Require(status.Handler(store, js, cfg.Streams())))
-	deliveryLog := readers.Require(deliveries.Handler(store))
+	auth := apitoken.NewAuthenticator(apitoken.NewStore(res.Tokens, apitoken.StoreOptions{}), "PUBLISHER_ADMIN_TOKENS", cfg.adminTokens)
+	mux.Handle(status.Path, auth.Require(status.Handler(store, js, cfg.Streams())))
+	deliveryLog := auth.Require(deliveries.Handler(store))
 	mux.Handle(deliveries.Path, deliveryLog)
 	mux.Handle(deliveries.Path+"/", deliveryLog)
-	if len(cfg.adminTokens) == 0 {
-		return mux, nil
-	}
 	keyring, err := cfg.Keyring(log)
-	if err != nil {
+	switch {
+	case err != nil && len(cfg.adminTokens) > 0:
 		return nil, fmt.Errorf("PUBLISHER_ADMIN_TOKENS is set, so the admin API needs the master key: %w", err)
+	case errors.Is(err, appconfig.ErrNoMasterKey):
+		keyring = nil // metadata only
+	case err != nil:
+		return nil, err
 	}
-	mux.Handle(adminapi.PathPrefix, adminapi.NewHandler(&secrets.Manager{KV: res.Secrets, Keyring: keyring}, cfg.adminTokens, log))
-	log.Info().Str("path", adminapi.PathPrefix).Msg("admin API enabled")
+	mux.Handle(adminapi.PathPrefix, auth.Require(adminapi.NewHandler(&secrets.Manager{KV: res.Secrets, Keyring: keyring}, log)))
+	log.Info().Str("path", adminapi.PathPrefix).Bool("can_create_secrets", keyring != nil).Msg("secret API enabled for API tokens")
 	return mux, nil
 }
 

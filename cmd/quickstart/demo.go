@@ -15,10 +15,10 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/sixtyfour-oss/webhooks/internal/apitoken"
 	"github.com/sixtyfour-oss/webhooks/internal/config"
 	"github.com/sixtyfour-oss/webhooks/internal/deliveries"
 	"github.com/sixtyfour-oss/webhooks/internal/download"
-	"github.com/sixtyfour-oss/webhooks/internal/httpapi"
 	"github.com/sixtyfour-oss/webhooks/internal/ingest"
 	"github.com/sixtyfour-oss/webhooks/internal/logstore"
 	"github.com/sixtyfour-oss/webhooks/internal/logwriter"
@@ -132,7 +132,8 @@ func demo(ctx context.Context, o options, out io.Writer) error {
 	go func() { delivererDone <- service.RunDelivererOn(dctx, s, sc, conn, lns.ops.Listener, log) }()
 	defer func() { stopDeliverer(); <-delivererDone }()
 
-	ingestSrv := &http.Server{Handler: apiHandler(o.token, pub, res, store, conn, sc, signer, log), ReadHeaderTimeout: 5 * time.Second}
+	auth := apitoken.NewAuthenticator(apitoken.NewStore(res.Tokens, apitoken.StoreOptions{}), "quickstart -token", []string{o.token})
+	ingestSrv := &http.Server{Handler: apiHandler(o.token, auth, pub, res, store, conn, sc, signer, log), ReadHeaderTimeout: 5 * time.Second}
 	go ingestSrv.Serve(lns.publisher)
 	defer ingestSrv.Close()
 	fmt.Fprintf(out, "  publisher  %s/v1/events (bearer token %q%s)\n\n", ingestURL, o.token, lns.publisher.note())
@@ -190,18 +191,18 @@ func demoSettings(s *service.DelivererSettings, o options, lns *listeners) {
 }
 
 // apiHandler serves the publisher's APIs of the demo: POST /v1/events
-// (token), the signed downloads, and, for the same token, the delivery
-// log (/v1/deliveries) and /v1/status.
-func apiHandler(token string, pub *publish.Publisher, res *streams.Resources, store logstore.Store, conn *natsconn.Conn,
-	sc streams.Config, signer download.Signer, log zerolog.Logger) http.Handler {
+// (token), the signed downloads, and, for auth (the same token as an
+// operator's, and the stored API tokens), the delivery log
+// (/v1/deliveries) and /v1/status.
+func apiHandler(token string, auth *apitoken.Authenticator, pub *publish.Publisher, res *streams.Resources, store logstore.Store,
+	conn *natsconn.Conn, sc streams.Config, signer download.Signer, log zerolog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(download.PathPrefix, download.Handler(res.Results, signer, log))
 	mux.Handle("/", ingest.NewHandler(pub, ingest.Config{Tokens: []string{token}, Logger: &log}))
-	readers := httpapi.NewTokens([]string{token})
-	deliveryLog := readers.Require(deliveries.Handler(store))
+	deliveryLog := auth.Require(deliveries.Handler(store))
 	mux.Handle(deliveries.Path, deliveryLog)
 	mux.Handle(deliveries.Path+"/", deliveryLog)
-	mux.Handle(status.Path, readers.Require(status.Handler(store, conn.JS, sc)))
+	mux.Handle(status.Path, auth.Require(status.Handler(store, conn.JS, sc)))
 	return mux
 }
 

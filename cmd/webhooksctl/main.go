@@ -56,6 +56,9 @@ Usage:
   webhooksctl secrets delete --org ORG [--yes]
   webhooksctl secrets show   --org ORG [--json]
   webhooksctl secrets reencrypt            (after adding a new master key first in WEBHOOKS_MASTER_KEY)
+  webhooksctl tokens create --name NAME (--operator | --org ORG [--replay])
+  webhooksctl tokens list   [--json]
+  webhooksctl tokens revoke <token-id> [--yes]
 
 Filters (all optional, combined with AND; --id may be repeated and is an OR list):
   --org ORG  --source job|workflow  --type EVENT_TYPE  --host HOST  --id EVENT_ID
@@ -66,6 +69,8 @@ Replay re-publishes each event's unchanged request with the same event id, then
 removes it from the undelivered stream; it is safe to interrupt and run again.
 Replay, purge and secrets delete ask for confirmation (y/N) unless --yes is given.
 create and roll print the new secret once, alone on stdout; it is never shown again.
+tokens create prints the new API token the same way (only its SHA-256 is stored). An
+organization token reads only its organization through the publisher's APIs and console.
 On a server where no deliverer or publisher has run yet, secrets create makes the
 signing-secret bucket, and the read-only commands report that nothing exists yet.
 
@@ -109,6 +114,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return c.log(args[1:])
 	case "secrets":
 		return c.secrets(args[1:])
+	case "tokens":
+		return c.tokens(args[1:])
 	default:
 		return usagef("unknown command %q", args[0])
 	}

@@ -9,9 +9,16 @@
 //	       body (optional): {"expire_overlap_hours": 0..72}, default 24
 //	DELETE /v1/admin/orgs/{org}/signing-secret        204
 //
-// Errors: 400 invalid org or roll body, 401 without an admin token, 404
-// when the organization has no secret (roll, delete, show), 503 when the
-// store cannot be reached, all in the httpapi error shape. A 400 is
+// Access: mount it behind apitoken's Authenticator.Require. Operators may
+// do everything; an organization token may show its own organization's
+// secret metadata (never a plaintext) and nothing else: create, roll and
+// delete answer it 403 for its own organization, and every verb answers it
+// 404 for another organization, the same answer as an organization with no
+// secret, so that it does not learn which organizations exist.
+//
+// Errors: 400 invalid org or roll body, 401 without a token, 403 as above,
+// 404 when the organization has no secret (roll, delete, show), 503 when
+// the store cannot be reached, all in the httpapi error shape. A 400 is
 // httpapi.Invalid, whose fields name each problem: "org" for the path's
 // organization id, and for the roll body (read strictly, pkg/strictjson,
 // like the event ingest) each bad member by its JSON path.
@@ -27,6 +34,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/sixtyfour-oss/webhooks/internal/apitoken"
 	"github.com/sixtyfour-oss/webhooks/internal/httpapi"
 	"github.com/sixtyfour-oss/webhooks/internal/secrets"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
@@ -61,13 +69,15 @@ type rollRequest struct {
 	ExpireOverlapHours *int `json:"expire_overlap_hours"`
 }
 
-// NewHandler returns the admin API. tokens are the accepted admin bearer
-// tokens (at least one: with none, every request is refused).
-func NewHandler(m SecretManager, tokens []string, log zerolog.Logger) http.Handler {
-	t := httpapi.NewTokens(tokens)
+// NewHandler returns the admin API; it reads each request's Principal
+// (none: 401).
+func NewHandler(m SecretManager, log zerolog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	base := PathPrefix + "orgs/{org}/signing-secret"
 	mux.HandleFunc("GET "+base, func(w http.ResponseWriter, r *http.Request) {
+		if !allowed(w, r, false) {
+			return
+		}
 		metas, err := m.Show(r.Context(), r.PathValue("org"))
 		if err != nil {
 			fail(w, err)
@@ -82,6 +92,9 @@ func NewHandler(m SecretManager, tokens []string, log zerolog.Logger) http.Handl
 		httpapi.WriteJSON(w, http.StatusOK, out)
 	})
 	mux.HandleFunc("POST "+base, func(w http.ResponseWriter, r *http.Request) {
+		if !allowed(w, r, true) {
+			return
+		}
 		plaintext, meta, err := m.Create(r.Context(), r.PathValue("org"))
 		if err != nil {
 			fail(w, err)
@@ -91,6 +104,9 @@ func NewHandler(m SecretManager, tokens []string, log zerolog.Logger) http.Handl
 		httpapi.WriteJSON(w, http.StatusCreated, created{Plaintext: plaintext, Meta: meta})
 	})
 	mux.HandleFunc("POST "+base+"/roll", func(w http.ResponseWriter, r *http.Request) {
+		if !allowed(w, r, true) {
+			return
+		}
 		overlap, fields, err := readOverlap(r)
 		if err != nil {
 			httpapi.WriteInvalid(w, err.Error(), fields)
@@ -105,6 +121,9 @@ func NewHandler(m SecretManager, tokens []string, log zerolog.Logger) http.Handl
 		httpapi.WriteJSON(w, http.StatusOK, created{Plaintext: plaintext, Meta: meta})
 	})
 	mux.HandleFunc("DELETE "+base, func(w http.ResponseWriter, r *http.Request) {
+		if !allowed(w, r, true) {
+			return
+		}
 		if err := m.Delete(r.Context(), r.PathValue("org")); err != nil {
 			fail(w, err)
 			return
@@ -115,7 +134,26 @@ func NewHandler(m SecretManager, tokens []string, log zerolog.Logger) http.Handl
 	mux.HandleFunc(PathPrefix, func(w http.ResponseWriter, _ *http.Request) {
 		httpapi.WriteError(w, http.StatusNotFound, "not_found", "no such admin endpoint")
 	})
-	return t.Require(mux)
+	return mux
+}
+
+// allowed reports whether the request's Principal may reach the path's
+// organization (manage: change its secret); otherwise it answers 401, 404
+// (another organization: the answer of an organization without a secret)
+// or 403 (an organization token changing its own secret).
+func allowed(w http.ResponseWriter, r *http.Request, manage bool) bool {
+	p, ok := apitoken.RequestPrincipal(w, r)
+	switch {
+	case !ok:
+		return false
+	case !p.Sees(r.PathValue("org")):
+		fail(w, secrets.ErrNoSecret)
+		return false
+	case manage && !p.MayManage():
+		httpapi.WriteError(w, http.StatusForbidden, "forbidden", "an organization token may only read its secret's metadata; an operator manages secrets")
+		return false
+	}
+	return true
 }
 
 // readOverlap reads the optional roll body: the overlap in whole hours,
@@ -153,6 +191,8 @@ func fail(w http.ResponseWriter, err error) {
 		httpapi.WriteInvalid(w, err.Error(), []envelope.FieldError{{Field: "expire_overlap_hours", Message: "must be between 0 and 72"}})
 	case errors.Is(err, secrets.ErrNoSecret):
 		httpapi.WriteError(w, http.StatusNotFound, "no_secret", "the organization has no signing secret")
+	case errors.Is(err, secrets.ErrNoMasterKey):
+		httpapi.WriteError(w, http.StatusServiceUnavailable, "no_master_key", "this publisher has no master key (WEBHOOKS_MASTER_KEY), so it cannot create or roll secrets; nothing was changed")
 	case errors.Is(err, secrets.ErrCorruptRecord):
 		httpapi.WriteError(w, http.StatusConflict, "corrupt_record", "the stored record cannot be read; an operator must repair or delete it")
 	default:

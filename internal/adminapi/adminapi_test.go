@@ -3,6 +3,7 @@ package adminapi_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sixtyfour-oss/webhooks/internal/adminapi"
+	"github.com/sixtyfour-oss/webhooks/internal/apitoken"
 	"github.com/sixtyfour-oss/webhooks/internal/jstest"
 	"github.com/sixtyfour-oss/webhooks/internal/secrets"
 	"github.com/sixtyfour-oss/webhooks/pkg/streams"
@@ -23,6 +25,9 @@ type api struct {
 	t   *testing.T
 	url string
 	log *bytes.Buffer
+	// org1 is an organization token of org_1 (with replay permission,
+	// which gives it nothing here).
+	org1 string
 }
 
 func newAPI(t *testing.T) *api {
@@ -33,10 +38,16 @@ func newAPI(t *testing.T) *api {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	h := adminapi.NewHandler(&secrets.Manager{KV: res.Secrets, Keyring: secrets.DevKeyring()}, []string{"admin-token"}, zerolog.New(&logs))
+	tokens := apitoken.NewStore(res.Tokens, apitoken.StoreOptions{})
+	org1, _, err := tokens.Create(jstest.Context(t, 10*time.Second), apitoken.Spec{Name: "org_1 support", Scope: apitoken.ScopeOrg, OrgID: "org_1", Replay: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := apitoken.NewAuthenticator(tokens, "PUBLISHER_ADMIN_TOKENS", []string{"admin-token"})
+	h := auth.Require(adminapi.NewHandler(&secrets.Manager{KV: res.Secrets, Keyring: secrets.DevKeyring()}, zerolog.New(&logs)))
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &api{t: t, url: srv.URL, log: &logs}
+	return &api{t: t, url: srv.URL, log: &logs, org1: org1}
 }
 
 func (a *api) do(method, path, token, body string) (int, map[string]any) {
@@ -169,5 +180,58 @@ func TestRefusals(t *testing.T) {
 	// Nothing was created by the refused requests.
 	if code, _ := a.do("GET", base, "admin-token", ""); code != http.StatusNotFound {
 		t.Errorf("refused requests changed state: show = %d", code)
+	}
+}
+
+// TestOrganizationTokenScope: an organization token reads its own
+// secret's metadata only; it changes nothing, and every verb on another
+// organization answers what an organization without a secret answers.
+func TestOrganizationTokenScope(t *testing.T) {
+	a := newAPI(t)
+	const other = "/v1/admin/orgs/org_2/signing-secret"
+	var plaintext string
+	for _, path := range []string{base, other} {
+		code, body := a.do(http.MethodPost, path, "admin-token", "")
+		if code != http.StatusCreated {
+			t.Fatalf("operator create %s = %d", path, code)
+		}
+		if path == base {
+			plaintext, _ = body["plaintext"].(string)
+		}
+	}
+	code, body := a.do(http.MethodGet, base, a.org1, "")
+	if code != http.StatusOK || body["active"] == nil {
+		t.Fatalf("own org show = %d %v, want 200 with the active secret", code, body)
+	}
+	if plaintext == "" || strings.Contains(fmt.Sprint(body), plaintext) {
+		t.Fatalf("show leaks a plaintext: %v", body)
+	}
+	_, missing := a.do(http.MethodGet, "/v1/admin/orgs/org_9/signing-secret", "admin-token", "")
+	for _, tc := range []struct {
+		method, path string
+		want         int
+	}{
+		{http.MethodPost, base, http.StatusForbidden},
+		{http.MethodPost, base + "/roll", http.StatusForbidden},
+		{http.MethodDelete, base, http.StatusForbidden},
+		{http.MethodGet, other, http.StatusNotFound},
+		{http.MethodPost, other, http.StatusNotFound},
+		{http.MethodPost, other + "/roll", http.StatusNotFound},
+		{http.MethodDelete, other, http.StatusNotFound},
+	} {
+		code, body := a.do(tc.method, tc.path, a.org1, "")
+		if code != tc.want {
+			t.Errorf("org_1 token %s %s = %d, want %d", tc.method, tc.path, code, tc.want)
+		}
+		if tc.want == http.StatusNotFound && fmt.Sprint(body) != fmt.Sprint(missing) {
+			t.Errorf("org_1 token %s %s = %v, want the answer of an org without a secret %v", tc.method, tc.path, body, missing)
+		}
+	}
+	// Nothing changed: org_2's secret is still the operator's, org_1's still active.
+	if code, body := a.do(http.MethodGet, other, "admin-token", ""); code != http.StatusOK || body["active"] == nil {
+		t.Fatalf("org_2 after the attempts: %d %v", code, body)
+	}
+	if code, body := a.do(http.MethodGet, base, "admin-token", ""); code != http.StatusOK || len(body["secrets"].([]any)) != 1 {
+		t.Fatalf("org_1 after the attempts: %d %v, want its one secret", code, body)
 	}
 }

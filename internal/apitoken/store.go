@@ -92,7 +92,7 @@ type Record struct {
 	OrgID  string `json:"org_id,omitempty"`
 	Replay bool   `json:"replay"`
 	// Hash is the hex SHA-256 of the whole token.
-	Hash       string     `json:"sha256"`
+	Hash       string     `json:"sha256,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 }
@@ -147,7 +147,7 @@ func (st *Store) Create(ctx context.Context, s Spec) (string, Record, error) {
 	token := tokenPrefix + id + "_" + base64.RawURLEncoding.EncodeToString(raw[idBytes:])
 	sum := sha256.Sum256([]byte(token))
 	rec := Record{ID: id, Name: s.Name, Scope: s.Scope, OrgID: s.OrgID, Replay: s.Replay && s.Scope == ScopeOrg,
-		Hash: hex.EncodeToString(sum[:]), CreatedAt: st.now().UTC().Truncate(time.Second)}
+		Hash: hex.EncodeToString(sum[:]), CreatedAt: st.now().UTC()}
 	body, err := json.Marshal(rec)
 	if err != nil {
 		return "", Record{}, fmt.Errorf("apitoken: encode: %w", err)

@@ -8,9 +8,13 @@
 //	  404 {"error": "not_found", ...}
 //	503 {"error": "unavailable", ...} when the log cannot be read; retry
 //
-// from and to are RFC 3339 times bounding queued_at to [from, to). It
-// does not authenticate: mount it behind the caller's authentication. It
-// only reads the log and reads no environment.
+// from and to are RFC 3339 times bounding queued_at to [from, to). Mount
+// it behind apitoken's Authenticator.Require: it reads the request's
+// Principal (none: 401). An organization token searches only its own
+// organization (its cursors are bound to it) and reads only its own
+// events; naming another org_id, or another organization's event, answers
+// 404 as if nothing matched. It only reads the log and reads no
+// environment.
 package deliveries
 
 import (
@@ -21,6 +25,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sixtyfour-oss/webhooks/internal/apitoken"
 	"github.com/sixtyfour-oss/webhooks/internal/httpapi"
 	"github.com/sixtyfour-oss/webhooks/internal/logstore"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
@@ -37,23 +42,33 @@ func Handler(store logstore.Store) http.Handler {
 			httpapi.WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use GET")
 			return
 		}
+		p, authed := apitoken.RequestPrincipal(w, r)
+		if !authed {
+			return
+		}
 		switch rest, ok := strings.CutPrefix(r.URL.Path, Path); {
 		case ok && (rest == "" || rest == "/"):
-			search(w, r, store)
+			search(w, r, store, p)
 		case ok && strings.HasPrefix(rest, "/") && !strings.Contains(rest[1:], "/"):
-			timeline(w, r, store, rest[1:])
+			timeline(w, r, store, p, rest[1:])
 		default:
 			httpapi.WriteError(w, http.StatusNotFound, "not_found", "no such endpoint; use GET "+Path+" or "+Path+"/{event_id}")
 		}
 	})
 }
 
-func search(w http.ResponseWriter, r *http.Request, store logstore.Store) {
+func search(w http.ResponseWriter, r *http.Request, store logstore.Store, p apitoken.Principal) {
 	q, qe := parseSearch(r.URL.Query())
 	if err := qe.Err(); err != nil {
 		badRequest(w, qe)
 		return
 	}
+	org, ok := p.OrgFilter(q.OrgID)
+	if !ok {
+		httpapi.WriteError(w, http.StatusNotFound, "not_found", "no deliveries match the search")
+		return
+	}
+	q.OrgID = org // the cursor check (logstore.Query.Check) binds cursors to it
 	page, err := store.Search(r.Context(), q)
 	var bad *logstore.QueryError
 	switch {
@@ -66,7 +81,7 @@ func search(w http.ResponseWriter, r *http.Request, store logstore.Store) {
 	}
 }
 
-func timeline(w http.ResponseWriter, r *http.Request, store logstore.Store, eventID string) {
+func timeline(w http.ResponseWriter, r *http.Request, store logstore.Store, p apitoken.Principal, eventID string) {
 	values := r.URL.Query()
 	var qe logstore.QueryError
 	if !envelope.ValidOrgID(eventID) {
@@ -85,10 +100,15 @@ func timeline(w http.ResponseWriter, r *http.Request, store logstore.Store, even
 		badRequest(w, &qe)
 		return
 	}
+	orgID, seen := p.OrgFilter(orgID)
+	if !seen {
+		notFound(w, eventID)
+		return
+	}
 	tl, err := store.Timeline(r.Context(), orgID, eventID)
 	switch {
 	case errors.Is(err, logstore.ErrNotFound):
-		httpapi.WriteError(w, http.StatusNotFound, "not_found", "the delivery log has no event "+eventID)
+		notFound(w, eventID)
 	case err != nil:
 		httpapi.WriteError(w, http.StatusServiceUnavailable, "unavailable", "the delivery log could not be read; retry")
 	default:
@@ -161,4 +181,10 @@ func parseTime(values url.Values, name string, qe *logstore.QueryError) time.Tim
 // badRequest answers 400 with one entry per bad parameter.
 func badRequest(w http.ResponseWriter, qe *logstore.QueryError) {
 	httpapi.WriteInvalid(w, qe.Error(), qe.Fields)
+}
+
+// notFound answers 404 for an event that is missing or not the caller's
+// to see: the two answers are the same.
+func notFound(w http.ResponseWriter, eventID string) {
+	httpapi.WriteError(w, http.StatusNotFound, "not_found", "the delivery log has no event "+eventID)
 }

@@ -2,6 +2,7 @@ package deliveries_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sixtyfour-oss/webhooks/internal/apitoken"
 	"github.com/sixtyfour-oss/webhooks/internal/deliveries"
 	"github.com/sixtyfour-oss/webhooks/internal/jstest"
 	"github.com/sixtyfour-oss/webhooks/internal/logstore"
@@ -41,16 +43,38 @@ func server(t *testing.T) *httptest.Server {
 	if err := store.Write(ctx, recs); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(deliveries.Handler(store))
+	srv := httptest.NewServer(principals(deliveries.Handler(store)))
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// principals stands in for apitoken's Require: a request is an operator's,
+// unless its X-Test-Org header names the organization of its token.
+func principals(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := apitoken.Principal{Name: "operator", Scope: apitoken.ScopeOperator}
+		if org := r.Header.Get("X-Test-Org"); org != "" {
+			p = apitoken.Principal{Name: org + " token", Scope: apitoken.ScopeOrg, OrgID: org}
+		}
+		h.ServeHTTP(w, r.WithContext(apitoken.WithPrincipal(r.Context(), p)))
+	})
 }
 
 // get requests path and decodes the JSON answer into out; it returns the
 // status code.
 func get(t *testing.T, srv *httptest.Server, path string, out any) int {
 	t.Helper()
-	res, err := http.Get(srv.URL + path)
+	return getAs(t, srv, "", path, out)
+}
+
+// getAs is get with an organization token of org ("" for an operator).
+func getAs(t *testing.T, srv *httptest.Server, org, path string, out any) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+	if org != "" {
+		req.Header.Set("X-Test-Org", org)
+	}
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,5 +210,40 @@ func TestTimeline(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusMethodNotAllowed || res.Header.Get("Allow") != "GET, HEAD" {
 		t.Errorf("POST = %d Allow %q", res.StatusCode, res.Header.Get("Allow"))
+	}
+}
+
+// TestOrganizationScope: an organization token searches and reads only its
+// own organization; another's event or org_id answers 404, and a cursor of
+// an operator's search is not accepted.
+func TestOrganizationScope(t *testing.T) {
+	srv := server(t)
+	var page logstore.Page
+	if code := getAs(t, srv, "org_b", "/v1/deliveries", &page); code != http.StatusOK || len(page.Deliveries) != 1 || page.Deliveries[0].OrgID != "org_b" {
+		t.Fatalf("org_b search = %d %+v, want its one delivery", code, page)
+	}
+	var tl logstore.Timeline
+	if code := getAs(t, srv, "org_b", "/v1/deliveries/ev-b1", &tl); code != http.StatusOK || tl.OrgID != "org_b" {
+		t.Fatalf("org_b own event = %d %+v", code, tl)
+	}
+	var all logstore.Page
+	if code := get(t, srv, "/v1/deliveries?limit=1", &all); code != http.StatusOK || all.Next == "" {
+		t.Fatalf("operator search = %d %+v, want a next cursor", code, all)
+	}
+	for _, path := range []string{
+		"/v1/deliveries/ev-a1", "/v1/deliveries/ev-a1?org_id=org_a", "/v1/deliveries/ev-b1?org_id=org_a",
+		"/v1/deliveries?org_id=org_a", "/v1/deliveries?org_id=org_a&state=undelivered",
+	} {
+		var body map[string]any
+		code := getAs(t, srv, "org_b", path, &body)
+		// The answer is the one for a missing event: an error and a message
+		// that echoes at most the id that was asked for.
+		if code != http.StatusNotFound || len(body) != 2 || body["error"] != "not_found" || strings.Contains(fmt.Sprint(body), "org_a") {
+			t.Errorf("org_b GET %s = %d %v, want 404 with nothing of org_a", path, code, body)
+		}
+	}
+	var bad badRequest
+	if code := getAs(t, srv, "org_b", "/v1/deliveries?cursor="+url.QueryEscape(all.Next), &bad); code != http.StatusBadRequest || !slices.Contains(bad.fields(), "cursor") {
+		t.Errorf("org_b with an operator's cursor = %d %+v, want 400 naming cursor", code, bad)
 	}
 }

@@ -18,7 +18,7 @@ func TestHandlerFieldsAsDocumented(t *testing.T) {
 	job := e.record(e.outcome("org_a", "task_1", "", envelope.StateUndelivered), true)
 	run := e.record(e.outcome("org_a", "", "run_1", envelope.StateDelivered), true)
 	retrying := e.record(e.outcome("org_a", "", "run_2", envelope.StateRetrying), true)
-	h := Handler(e.store, e.js, e.sc)
+	h := asOperator(Handler(e.store, e.js, e.sc))
 	get := func(eventID string) map[string]any {
 		t.Helper()
 		rec := httptest.NewRecorder()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/sixtyfour-oss/webhooks/internal/apitoken"
 	"github.com/sixtyfour-oss/webhooks/internal/httpapi"
 	"github.com/sixtyfour-oss/webhooks/internal/logstore"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
@@ -29,8 +30,11 @@ const Path = "/v1/status"
 //	  405 {"error": "method_not_allowed", ...}           with Allow: GET, HEAD
 //	  503 {"error": "unavailable", "message": "..."}     JetStream could not be read; retry
 //
-// It does not authenticate: mount it behind the caller's authentication
-// (the publisher's bearer token). The request's context bounds the lookup.
+// Mount it behind apitoken's Authenticator.Require: it reads the request's
+// Principal (none: 401) and limits the lookup to what the principal sees.
+// An organization token's lookup is limited to its organization; naming
+// another org_id answers 404, as if nothing matched. The request's context
+// bounds the lookup.
 func Handler(store logstore.Store, js jetstream.JetStream, sc streams.Config) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != Path {
@@ -42,9 +46,17 @@ func Handler(store logstore.Store, js jetstream.JetStream, sc streams.Config) ht
 			httpapi.WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use GET")
 			return
 		}
+		p, ok := apitoken.RequestPrincipal(w, r)
+		if !ok {
+			return
+		}
 		q, problems := parseQuery(r)
 		if len(problems) > 0 {
 			httpapi.WriteInvalid(w, "the query is invalid; see fields", problems)
+			return
+		}
+		if q.OrgID, ok = p.OrgFilter(q.OrgID); !ok {
+			httpapi.WriteError(w, http.StatusNotFound, "not_found", "no delivery status matches the query")
 			return
 		}
 		out, err := Lookup(r.Context(), store, js, sc, q)

@@ -15,7 +15,7 @@ import (
 func TestHandler(t *testing.T) {
 	e := newEnv(t)
 	o := e.record(e.outcome("org_a", "task_1", "", envelope.StateUndelivered), true)
-	h := Handler(e.store, e.js, e.sc)
+	h := asOperator(Handler(e.store, e.js, e.sc))
 
 	for _, tc := range []struct {
 		name, method, target string
@@ -67,7 +67,7 @@ func TestHandler(t *testing.T) {
 // fields, unknown and repeated ones included.
 func TestHandlerNamesEveryBadParameter(t *testing.T) {
 	e := newEnv(t)
-	h := Handler(e.store, e.js, e.sc)
+	h := asOperator(Handler(e.store, e.js, e.sc))
 	for _, tc := range []struct {
 		name, query string
 		want        []string

@@ -2,12 +2,14 @@ package status
 
 import (
 	"context"
+	"net/http"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/sixtyfour-oss/webhooks/internal/apitoken"
 	"github.com/sixtyfour-oss/webhooks/internal/jstest"
 	"github.com/sixtyfour-oss/webhooks/internal/logstore"
 	"github.com/sixtyfour-oss/webhooks/internal/logstore/sqlitestore"
@@ -124,4 +126,12 @@ func (e *env) write(o *envelope.Outcome) {
 	if err := e.store.Write(e.ctx, []*envelope.AttemptRecord{r}); err != nil {
 		e.t.Fatal(err)
 	}
+}
+
+// asOperator serves h to every request as an operator, the Principal that
+// apitoken's Require would put in the context of an operator's request.
+func asOperator(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(apitoken.WithPrincipal(r.Context(), apitoken.Principal{Name: "test", Scope: apitoken.ScopeOperator})))
+	})
 }
