@@ -47,6 +47,10 @@ type config struct {
 	// ingest API stays internal. Empty disables it; it needs
 	// WEBHOOKS_DOWNLOAD_KEY.
 	DownloadAddr string `envconfig:"PUBLISHER_DOWNLOAD_ADDR"`
+	// ConsoleEnabled serves the web console on ConsoleAddr; off by default.
+	ConsoleEnabled bool `envconfig:"PUBLISHER_CONSOLE_ENABLED" default:"false"`
+	// ConsoleAddr is the console's address (its own listener).
+	ConsoleAddr string `envconfig:"PUBLISHER_CONSOLE_ADDR" default:"127.0.0.1:9092"`
 	// InlineResultsLimit is the largest workflow rows inlined, in bytes.
 	InlineResultsLimit int `envconfig:"PUBLISHER_INLINE_RESULTS_LIMIT" default:"262144"`
 
@@ -81,6 +85,9 @@ func (c config) serveProblems() []error {
 		appconfig.CheckAddr("PUBLISHER_LISTEN_ADDR", c.ListenAddr, false),
 		appconfig.CheckAddr("PUBLISHER_OPS_ADDR", c.OpsAddr, true),
 		appconfig.CheckAddr("PUBLISHER_DOWNLOAD_ADDR", c.DownloadAddr, true),
+	}
+	if c.ConsoleEnabled {
+		p = append(p, appconfig.CheckAddr("PUBLISHER_CONSOLE_ADDR", c.ConsoleAddr, false))
 	}
 	if c.DownloadAddr != "" && c.DownloadKey == "" {
 		p = append(p, appconfig.Bad("WEBHOOKS_DOWNLOAD_KEY", "is required because PUBLISHER_DOWNLOAD_ADDR is set (base64 of at least 32 random bytes)"))

@@ -24,6 +24,7 @@ import (
 	"github.com/sixtyfour-oss/webhooks/internal/secrets"
 	"github.com/sixtyfour-oss/webhooks/internal/service"
 	"github.com/sixtyfour-oss/webhooks/internal/status"
+	"github.com/sixtyfour-oss/webhooks/internal/undeliveredapi"
 	"github.com/sixtyfour-oss/webhooks/internal/version"
 	"github.com/sixtyfour-oss/webhooks/pkg/publish"
 	"github.com/sixtyfour-oss/webhooks/pkg/streams"
@@ -127,7 +128,8 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger) error {
 // routes mounts the ingest API (PUBLISHER_TOKENS) and, behind the API
 // tokens (operator tokens of PUBLISHER_ADMIN_TOKENS and the stored
 // operator and organization tokens, see internal/apitoken), the status
-// lookup, the delivery log and the signing-secret API. Creating and
+// lookup, the delivery log, the undelivered events and the signing-secret
+// API. Creating and
 // rolling secrets needs the master key; without one (and without admin
 // tokens, which require it) the secret API only shows metadata.
 func routes(cfg config, js jetstream.JetStream, pub *publish.Publisher, ingestCfg ingest.Config, res *streams.Resources,
@@ -139,6 +141,9 @@ func routes(cfg config, js jetstream.JetStream, pub *publish.Publisher, ingestCf
 	deliveryLog := auth.Require(deliveries.Handler(store))
 	mux.Handle(deliveries.Path, deliveryLog)
 	mux.Handle(deliveries.Path+"/", deliveryLog)
+	deadLetters := auth.Require(undeliveredapi.Handler(js, cfg.Streams(), undeliveredapi.Options{History: logstore.History(store), Log: log}))
+	mux.Handle(undeliveredapi.Path, deadLetters)
+	mux.Handle(undeliveredapi.Path+"/", deadLetters)
 	keyring, err := cfg.Keyring(log)
 	switch {
 	case err != nil && len(cfg.adminTokens) > 0:

@@ -26,6 +26,7 @@ import (
 	"github.com/sixtyfour-oss/webhooks/internal/secrets"
 	"github.com/sixtyfour-oss/webhooks/internal/service"
 	"github.com/sixtyfour-oss/webhooks/internal/status"
+	"github.com/sixtyfour-oss/webhooks/internal/undeliveredapi"
 	"github.com/sixtyfour-oss/webhooks/pkg/publish"
 	"github.com/sixtyfour-oss/webhooks/pkg/streams"
 )
@@ -203,6 +204,9 @@ func apiHandler(token string, auth *apitoken.Authenticator, pub *publish.Publish
 	mux.Handle(deliveries.Path, deliveryLog)
 	mux.Handle(deliveries.Path+"/", deliveryLog)
 	mux.Handle(status.Path, auth.Require(status.Handler(store, conn.JS, sc)))
+	deadLetters := auth.Require(undeliveredapi.Handler(conn.JS, sc, undeliveredapi.Options{History: logstore.History(store), Log: log}))
+	mux.Handle(undeliveredapi.Path, deadLetters)
+	mux.Handle(undeliveredapi.Path+"/", deadLetters)
 	return mux
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/sixtyfour-oss/webhooks/internal/logstore"
 	"github.com/sixtyfour-oss/webhooks/internal/undelivered"
 )
 
@@ -37,7 +38,7 @@ func (c *cli) replay(args []string) error {
 	opts := undelivered.ReplayOptions{DryRun: *dryRun, RatePerSecond: perSecond}
 	if store, err := c.openLog(); err == nil {
 		defer store.Close()
-		opts.History = historyOf(store)
+		opts.History = logstore.History(store)
 	} else if !errors.Is(err, errNoLog) {
 		return err
 	}
