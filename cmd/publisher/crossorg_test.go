@@ -115,10 +115,11 @@ func newMatrix(t *testing.T) *matrix {
 	cfg := config{Common: appconfig.Common{DevMode: true}, tokens: []string{"ingest-token"}, MaxBodyBytes: 1 << 20}
 	log := zerolog.Nop()
 	pub := publish.New(js, cfg.publishConfig(res.Results))
-	h, err := routes(cfg, js, pub, cfg.ingestConfig(&log), res, store, log)
+	acc, err := newAccess(cfg, res, log)
 	if err != nil {
 		t.Fatal(err)
 	}
+	h := routes(cfg, js, pub, cfg.ingestConfig(&log), res, store, acc, log)
 	m.srv = httptest.NewServer(h)
 	t.Cleanup(m.srv.Close)
 	return m

@@ -50,12 +50,13 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger) error {
 		service.Address{Setting: "PUBLISHER_LISTEN_ADDR", Addr: cfg.ListenAddr},
 		service.Address{Setting: "PUBLISHER_OPS_ADDR", Addr: cfg.OpsAddr, Optional: true},
 		service.Address{Setting: "PUBLISHER_DOWNLOAD_ADDR", Addr: cfg.DownloadAddr, Optional: true},
+		service.Address{Setting: "PUBLISHER_CONSOLE_ADDR", Addr: cfg.consoleAddr(), Optional: true},
 	)
 	if err != nil {
 		return err
 	}
 	defer service.CloseListeners(lns)
-	ingestLn, opsLn, downloadLn := lns[0], lns[1], lns[2]
+	ingestLn, opsLn, downloadLn, consoleLn := lns[0], lns[1], lns[2], lns[3]
 	log.Info().Str("version", version.Version).Msg("publisher starting")
 	warnUnsafe(log, cfg)
 	conn, err := natsconn.Open(cfg.Config, "webhooks-publisher", log)
@@ -76,7 +77,12 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger) error {
 	reg := service.NewRegistry()
 	ingestCfg := cfg.ingestConfig(&log)
 	ingestCfg.Metrics = metrics.NewPublisher(reg)
-	handler, err := routes(cfg, conn.JS, pub, ingestCfg, res, store, log)
+	acc, err := newAccess(cfg, res, log)
+	if err != nil {
+		return err
+	}
+	handler := routes(cfg, conn.JS, pub, ingestCfg, res, store, acc, log)
+	stopConsole, err := serveConsole(ctx, cfg, consoleLn, conn.JS, store, acc, log)
 	if err != nil {
 		return err
 	}
@@ -100,6 +106,7 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger) error {
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ingestLn) }()
 	log.Info().Str("addr", ingestLn.Addr().String()).Msg("ingest API listening")
+	defer stopConsole()
 	stopDownloads, err := serveDownloads(cfg, res, downloadLn, log)
 	if err != nil {
 		_ = srv.Close()
@@ -125,18 +132,41 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger) error {
 	return nil
 }
 
+// access is who may read and change what: the API tokens and the
+// signing-secret manager the APIs and the console share.
+type access struct {
+	auth    *apitoken.Authenticator
+	secrets *secrets.Manager
+}
+
+// newAccess accepts the operator tokens of PUBLISHER_ADMIN_TOKENS and the
+// stored API tokens. Creating and rolling secrets needs the master key;
+// without one (and without admin tokens, which require it) secrets can
+// only be shown.
+func newAccess(cfg config, res *streams.Resources, log zerolog.Logger) (access, error) {
+	keyring, err := cfg.Keyring(log)
+	switch {
+	case err != nil && len(cfg.adminTokens) > 0:
+		return access{}, fmt.Errorf("PUBLISHER_ADMIN_TOKENS is set, so the admin API needs the master key: %w", err)
+	case errors.Is(err, appconfig.ErrNoMasterKey):
+		keyring = nil // metadata only
+	case err != nil:
+		return access{}, err
+	}
+	return access{
+		auth:    apitoken.NewAuthenticator(apitoken.NewStore(res.Tokens, apitoken.StoreOptions{}), "PUBLISHER_ADMIN_TOKENS", cfg.adminTokens),
+		secrets: &secrets.Manager{KV: res.Secrets, Keyring: keyring},
+	}, nil
+}
+
 // routes mounts the ingest API (PUBLISHER_TOKENS) and, behind the API
-// tokens (operator tokens of PUBLISHER_ADMIN_TOKENS and the stored
-// operator and organization tokens, see internal/apitoken), the status
-// lookup, the delivery log, the undelivered events and the signing-secret
-// API. Creating and
-// rolling secrets needs the master key; without one (and without admin
-// tokens, which require it) the secret API only shows metadata.
+// tokens, the status lookup, the delivery log, the undelivered events and
+// the signing-secret API.
 func routes(cfg config, js jetstream.JetStream, pub *publish.Publisher, ingestCfg ingest.Config, res *streams.Resources,
-	store logstore.Store, log zerolog.Logger) (http.Handler, error) {
+	store logstore.Store, acc access, log zerolog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", ingest.NewHandler(pub, ingestCfg))
-	auth := apitoken.NewAuthenticator(apitoken.NewStore(res.Tokens, apitoken.StoreOptions{}), "PUBLISHER_ADMIN_TOKENS", cfg.adminTokens)
+	auth := acc.auth
 	mux.Handle(status.Path, auth.Require(status.Handler(store, js, cfg.Streams())))
 	deliveryLog := auth.Require(deliveries.Handler(store))
 	mux.Handle(deliveries.Path, deliveryLog)
@@ -144,18 +174,9 @@ func routes(cfg config, js jetstream.JetStream, pub *publish.Publisher, ingestCf
 	deadLetters := auth.Require(undeliveredapi.Handler(js, cfg.Streams(), undeliveredapi.Options{History: logstore.History(store), Log: log}))
 	mux.Handle(undeliveredapi.Path, deadLetters)
 	mux.Handle(undeliveredapi.Path+"/", deadLetters)
-	keyring, err := cfg.Keyring(log)
-	switch {
-	case err != nil && len(cfg.adminTokens) > 0:
-		return nil, fmt.Errorf("PUBLISHER_ADMIN_TOKENS is set, so the admin API needs the master key: %w", err)
-	case errors.Is(err, appconfig.ErrNoMasterKey):
-		keyring = nil // metadata only
-	case err != nil:
-		return nil, err
-	}
-	mux.Handle(adminapi.PathPrefix, auth.Require(adminapi.NewHandler(&secrets.Manager{KV: res.Secrets, Keyring: keyring}, log)))
-	log.Info().Str("path", adminapi.PathPrefix).Bool("can_create_secrets", keyring != nil).Msg("secret API enabled for API tokens")
-	return mux, nil
+	mux.Handle(adminapi.PathPrefix, auth.Require(adminapi.NewHandler(acc.secrets, log)))
+	log.Info().Str("path", adminapi.PathPrefix).Bool("can_create_secrets", acc.secrets.Keyring != nil).Msg("secret API enabled for API tokens")
+	return mux
 }
 
 // serveDownloads serves signed result downloads on ln, bound for
