@@ -17,6 +17,7 @@ import (
 
 	"github.com/sixtyfour-oss/webhooks/internal/apitoken"
 	"github.com/sixtyfour-oss/webhooks/internal/config"
+	"github.com/sixtyfour-oss/webhooks/internal/console"
 	"github.com/sixtyfour-oss/webhooks/internal/deliveries"
 	"github.com/sixtyfour-oss/webhooks/internal/download"
 	"github.com/sixtyfour-oss/webhooks/internal/ingest"
@@ -137,7 +138,17 @@ func demo(ctx context.Context, o options, out io.Writer) error {
 	ingestSrv := &http.Server{Handler: apiHandler(o.token, auth, pub, res, store, conn, sc, signer, log), ReadHeaderTimeout: 5 * time.Second}
 	go ingestSrv.Serve(lns.publisher)
 	defer ingestSrv.Close()
-	fmt.Fprintf(out, "  publisher  %s/v1/events (bearer token %q%s)\n\n", ingestURL, o.token, lns.publisher.note())
+	fmt.Fprintf(out, "  publisher  %s/v1/events (bearer token %q%s)\n", ingestURL, o.token, lns.publisher.note())
+	stopConsole, err := serveConsole(ctx, lns.console.Listener, console.Config{Auth: auth, Log: store, JS: conn.JS, Streams: sc, Secrets: mgr,
+		History: logstore.History(store), Logger: log.With().Str("component", "console").Logger()})
+	if err != nil {
+		return err
+	}
+	defer stopConsole()
+	if u := consoleURL(lns); u != "" {
+		fmt.Fprintf(out, "  console    %s (sign in with the token %q%s)\n", u, o.token, lns.console.note())
+	}
+	fmt.Fprintln(out)
 	events, err := publishDemo(ctx, pub, res, base)
 	if err != nil {
 		return err
@@ -160,7 +171,7 @@ func demo(ctx context.Context, o options, out io.Writer) error {
 		return nil
 	}
 	printNextSteps(out, nextSteps{ingestURL: ingestURL, token: o.token, receiver: base, natsURL: natsURL,
-		logURL: logPathOf(o), undelivered: events[2].receipt.EventID})
+		logURL: logPathOf(o), undelivered: events[2].receipt.EventID, consoleURL: consoleURL(lns)})
 	select {
 	case <-ctx.Done():
 	case err := <-delivererDone:
@@ -244,4 +255,29 @@ func startLogWriter(ctx context.Context, conn *natsconn.Conn, sc streams.Config,
 	done := make(chan struct{})
 	go func() { defer close(done); _ = w.Run(wctx) }()
 	return store, func() { cancel(); <-done; store.Close() }, nil
+}
+
+// serveConsole serves the web console on ln (nil: -console "" turned it
+// off) until the returned function is called; its background replays end
+// with ctx.
+func serveConsole(ctx context.Context, ln net.Listener, cfg console.Config) (func(), error) {
+	if ln == nil {
+		return func() {}, nil
+	}
+	cfg.Context = ctx
+	h, err := console.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("console: %w", err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	return func() { _ = srv.Close() }, nil
+}
+
+// consoleURL is the console's address for the banner; "" when it is off.
+func consoleURL(lns *listeners) string {
+	if lns.console.Listener == nil {
+		return ""
+	}
+	return "http://" + lns.console.Addr().String() + "/"
 }

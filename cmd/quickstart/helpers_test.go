@@ -14,7 +14,7 @@ import (
 const fast = "50ms,50ms,50ms,50ms,50ms"
 
 // freePorts are the flags that make a demo listen on free ports only.
-var freePorts = []string{"-nats-port", "-1", "-receiver", "127.0.0.1:0", "-publisher", "127.0.0.1:0", "-ops", "127.0.0.1:0"}
+var freePorts = []string{"-nats-port", "-1", "-receiver", "127.0.0.1:0", "-publisher", "127.0.0.1:0", "-ops", "127.0.0.1:0", "-console", "127.0.0.1:0"}
 
 // running is a quickstart started in the background.
 type running struct {

@@ -48,13 +48,14 @@ type usageError struct{ error }
 // is replaced by a free port (and the banner says so); an address given by
 // flag is used as given.
 type defaults struct {
-	natsPort                 int
-	receiver, publisher, ops string
+	natsPort                          int
+	receiver, publisher, ops, console string
 }
 
 // standardDefaults are the addresses the README documents.
 func standardDefaults() defaults {
-	return defaults{natsPort: 4222, receiver: "127.0.0.1:8081", publisher: "127.0.0.1:8080", ops: "127.0.0.1:9090"}
+	return defaults{natsPort: 4222, receiver: "127.0.0.1:8081", publisher: "127.0.0.1:8080", ops: "127.0.0.1:9090",
+		console: "127.0.0.1:9092"}
 }
 
 // options are the quickstart's flags.
@@ -65,6 +66,7 @@ type options struct {
 	ingestAddr   string
 	token        string
 	opsAddr      string
+	consoleAddr  string
 	schedule     string
 	logFile      string
 	logStore     string
@@ -84,6 +86,7 @@ func parseFlags(args []string, out io.Writer, d defaults) (options, error) {
 	fs.StringVar(&o.ingestAddr, "publisher", d.publisher, "listen address of the HTTP ingest API")
 	fs.StringVar(&o.token, "token", "quickstart-token", "bearer token of the HTTP ingest API")
 	fs.StringVar(&o.opsAddr, "ops", d.ops, "listen address of the deliverer's /metrics, /healthz and /readyz (empty: off)")
+	fs.StringVar(&o.consoleAddr, "console", d.console, "listen address of the web console (empty: off)")
 	fs.StringVar(&o.schedule, "schedule", "1s,2s,4s,8s,16s", "retry schedule")
 	fs.StringVar(&o.logFile, "log", "quickstart.log", "file for the components' JSON logs (relative to -data)")
 	fs.StringVar(&o.logStore, "log-store", "", "delivery log: sqlite:PATH or postgres://... (default sqlite:<data>/deliveries.db)")

@@ -93,13 +93,14 @@ func embeddedPort(port int, explicit bool) (int, string, error) {
 // that an address given by flag that is taken stops it at once.
 type listeners struct {
 	receiver, publisher, ops listener // ops.Listener is nil with -ops ""
+	console                  listener // nil with -console ""
 	// natsPort is the embedded server's port and natsTaken the default
 	// address it replaced; unused with NATS_URL.
 	natsPort  int
 	natsTaken string
 }
 
-// bindListeners binds the receiver, publisher and ops addresses and, for
+// bindListeners binds the receiver, publisher, ops and console addresses and, for
 // an embedded server, chooses its port (see listen and embeddedPort).
 func bindListeners(o options, embedded bool) (*listeners, error) {
 	l := &listeners{}
@@ -109,6 +110,9 @@ func bindListeners(o options, embedded bool) (*listeners, error) {
 	}
 	if l.publisher, err = listen("publisher", o.ingestAddr, o.explicit["publisher"]); err == nil && o.opsAddr != "" {
 		l.ops, err = listen("ops", o.opsAddr, o.explicit["ops"])
+	}
+	if err == nil && o.consoleAddr != "" {
+		l.console, err = listen("console", o.consoleAddr, o.explicit["console"])
 	}
 	if err == nil && embedded {
 		l.natsPort, l.natsTaken, err = embeddedPort(o.natsPort, o.explicit["nats-port"])
@@ -122,7 +126,7 @@ func bindListeners(o options, embedded bool) (*listeners, error) {
 
 // close closes every listener (one a server closed already is harmless).
 func (l *listeners) close() {
-	for _, ln := range []net.Listener{l.receiver.Listener, l.publisher.Listener, l.ops.Listener} {
+	for _, ln := range []net.Listener{l.receiver.Listener, l.publisher.Listener, l.ops.Listener, l.console.Listener} {
 		if ln != nil {
 			_ = ln.Close()
 		}

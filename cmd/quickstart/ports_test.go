@@ -26,7 +26,7 @@ func TestQuickstartPicksFreePortsForTakenDefaults(t *testing.T) {
 	natsAddr := occupy(t)
 	_, natsPort, _ := net.SplitHostPort(natsAddr)
 	port, _ := strconv.Atoi(natsPort)
-	d := defaults{natsPort: port, receiver: occupy(t), publisher: occupy(t), ops: occupy(t)}
+	d := defaults{natsPort: port, receiver: occupy(t), publisher: occupy(t), ops: occupy(t), console: occupy(t)}
 
 	r := start(t, d, "-data", t.TempDir(), "-schedule", fast)
 	r.waitFor(t, "Ctrl-C stops it")
@@ -36,9 +36,11 @@ func TestQuickstartPicksFreePortsForTakenDefaults(t *testing.T) {
 	receiver := field(t, out, "receiver  ")
 	publisher := strings.TrimSuffix(field(t, out, "publisher "), "/v1/events")
 	ops := strings.TrimSuffix(strings.TrimSuffix(field(t, out, "ops       "), ","), "/metrics")
+	consoleURL := strings.TrimSuffix(field(t, out, "console   "), "/")
 	for what, pair := range map[string][2]string{
 		"JetStream": {natsURL, "nats://" + natsAddr}, "receiver": {receiver, "http://" + d.receiver},
 		"publisher": {publisher, "http://" + d.publisher}, "ops": {ops, "http://" + d.ops},
+		"console": {consoleURL, "http://" + d.console},
 	} {
 		if pair[0] == pair[1] {
 			t.Errorf("%s printed at %s, the taken default", what, pair[0])
@@ -71,6 +73,9 @@ func TestQuickstartPicksFreePortsForTakenDefaults(t *testing.T) {
 		return string(body)
 	}
 	get(ops+"/healthz", false)
+	if page := get(consoleURL+"/login", false); !strings.Contains(page, "token") {
+		t.Errorf("the printed console %s does not serve its sign-in page:\n%s", consoleURL, page)
+	}
 	get(publisher+"/v1/deliveries?org_id=org_demo", true)
 	undelivered := strings.Fields(strings.SplitN(out, "/v1/status?event_id=", 2)[1])[0]
 	get(publisher+"/v1/status?event_id="+strings.TrimSuffix(undelivered, "'"), true)

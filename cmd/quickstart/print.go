@@ -87,6 +87,7 @@ func printBanner(out io.Writer, b banner) {
 type nextSteps struct {
 	ingestURL, token, receiver, natsURL, logURL string
 	undelivered                                 string // the event id of the undelivered demo event
+	consoleURL                                  string // "" when the console is off
 }
 
 // printNextSteps says how to publish an event and read the log, status and
@@ -114,6 +115,14 @@ The undelivered event's status, and its replay (the receiver's /down still fails
   go run ./cmd/webhooksctl status --event-id %s
 `, n.ingestURL, n.token, demoOrg, n.receiver, sign.HeaderName, n.token, n.ingestURL, demoOrg, n.logURL, demoOrg,
 		n.token, n.ingestURL, n.undelivered, n.natsURL, n.logURL, n.undelivered, n.undelivered)
+	if n.consoleURL != "" {
+		fmt.Fprintf(out, `
+The console shows all of it: %s (sign in with %q, an operator token). A token
+that sees only %s, for its own people (printed once):
+
+  NATS_URL=%s go run ./cmd/webhooksctl tokens create --name "%s support" --org %s --replay
+`, n.consoleURL, n.token, demoOrg, n.natsURL, demoOrg, demoOrg)
+	}
 }
 
 // printBlockColumns reads back the workflow block's columns of each run,
