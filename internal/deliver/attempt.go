@@ -34,6 +34,10 @@ type result struct {
 	sentAt   time.Time
 	duration time.Duration
 	excerpt  string
+	// header and body are the request's header fields and body, set when
+	// it was sent (kept by reference, for the attempt record).
+	header http.Header
+	body   []byte
 }
 
 // attempt signs and POSTs one attempt. It sends nothing when the
@@ -76,7 +80,7 @@ func (d *Deliverer) attempt(ctx context.Context, req *envelope.Request, attempt 
 		h.Set(sign.HeaderName, sign.Header(now.Unix(), body, secrets...))
 	}
 
-	res.sent = true
+	res.sent, res.header, res.body = true, h, body
 	resp, err := d.client.Do(hreq)
 	if err != nil {
 		res.duration = time.Since(now)

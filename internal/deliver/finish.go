@@ -73,7 +73,9 @@ func (d *Deliverer) finish(ctx context.Context, ev event, req *envelope.Request,
 // attemptRecord builds the record of this delivery of the message. Its
 // block columns (workflow runs) come from this attempt alone: a final
 // attempt that sent nothing (an open circuit, attempts already spent)
-// records status 0 and no response.
+// records status 0 and no response. An attempt that sent its request
+// records the request's headers (see recordedHeaders) and, on attempt 1 of
+// a round only, its body (see recordedBody).
 func (d *Deliverer) attemptRecord(ev event, req *envelope.Request, res result, dec retry.Decision) *envelope.AttemptRecord {
 	now := d.cfg.Now()
 	started := res.sentAt
@@ -86,6 +88,12 @@ func (d *Deliverer) attemptRecord(ev event, req *envelope.Request, res result, d
 		StartedAt: started.UTC(), FinishedAt: started.Add(res.duration).UTC(),
 		DurationMS: float64(res.duration.Microseconds()) / 1000, Sent: res.sent,
 		StatusCode: res.outcome.StatusCode, ResponseExcerpt: res.excerpt,
+	}
+	if res.sent {
+		r.RequestHeaders = recordedHeaders(res.header, len(res.body))
+		if ev.attempt == 1 {
+			r.RequestBody, r.RequestBodyTruncated = recordedBody(res.body)
+		}
 	}
 	if req != nil {
 		r.EventType = req.EventType

@@ -69,6 +69,16 @@ type Store interface {
 	// first, at most MaxFindResults; orgID "" matches any organization.
 	// Nothing matched is an empty slice, not an error.
 	Find(ctx context.Context, by FindBy, id, orgID string) ([]Delivery, error)
+	// Hosts returns the statistics of each destination host over the
+	// attempts whose started_at is in [from, to) (a zero bound leaves that
+	// side open), slowest first (by AvgDurationMS descending, then host),
+	// at most limit (1..MaxHostsLimit; 0 means DefaultHostsLimit); orgID
+	// "" covers every organization. Attempts without a host (a request
+	// that could not be decoded) are left out, and so are those stored
+	// before attempts recorded their host. Errors wrap ErrInvalidQuery for
+	// a bad argument (see CheckHosts). Nothing in the window is an empty
+	// slice, not an error.
+	Hosts(ctx context.Context, orgID string, from, to time.Time, limit int) ([]HostStat, error)
 	// Prune deletes what was queued before cutoff (rows, or whole
 	// partitions where the store has them) and returns the rounds removed
 	// (-1 when the store drops partitions and does not count).
@@ -156,8 +166,9 @@ type Attempt struct {
 	// predates them or nothing was sent.
 	RequestHeaders map[string]string `json:"request_headers,omitempty"`
 	// RequestBody is the body sent, recorded on a round's first attempt
-	// only (every attempt of a round sends the same bytes), cut at
-	// envelope.MaxRecordedBody bytes; RequestBodyTruncated says it was cut.
+	// only (the attempts of a round send the same payload; see
+	// envelope.AttemptRecord), cut at envelope.MaxRecordedBody bytes;
+	// RequestBodyTruncated says it was cut. "" when not recorded.
 	RequestBody          string `json:"request_body,omitempty"`
 	RequestBodyTruncated bool   `json:"request_body_truncated,omitempty"`
 }
@@ -167,14 +178,18 @@ type Attempt struct {
 // and how long the sent ones took.
 type HostStat struct {
 	Host string `json:"host"`
-	// Attempts counts every attempt started in the window.
+	// Attempts counts every attempt started in the window, sent or not.
 	Attempts int64 `json:"attempts"`
-	// Failures counts the attempts that did not end in a 2xx.
+	// Failures counts the attempts whose decision is not delivered: every
+	// attempt that did not get a 2xx, those that sent nothing included.
 	Failures int64 `json:"failures"`
-	// CircuitOpen counts the attempts refused by an open circuit (error
-	// class "circuit_open"), a sign that the host's circuit is open.
+	// CircuitOpen counts the attempts refused by the host's open circuit:
+	// sent false, error class "connection", and an error that holds
+	// CircuitOpenText (the deliverer's reason; there is no class of its
+	// own). They are failures too.
 	CircuitOpen int64 `json:"circuit_open"`
-	// AvgDurationMS and MaxDurationMS are over the attempts that were sent.
+	// AvgDurationMS and MaxDurationMS are over the attempts that were
+	// sent, in milliseconds; 0 when none was.
 	AvgDurationMS float64 `json:"avg_duration_ms"`
 	MaxDurationMS float64 `json:"max_duration_ms"`
 	// LastAttemptAt is the start of the host's latest attempt in the window.

@@ -20,6 +20,11 @@ const (
 	DecisionUndelivered = "undelivered"
 )
 
+// MaxRecordedBody is the most request-body bytes an attempt record keeps
+// (RequestBody): 64 KiB, enough for the bodies of almost every event, and
+// small enough that a record stays far below the streams' message limit.
+const MaxRecordedBody = 65536
+
 // HeaderRecordEventID is the NATS header of a record on the attempt stream
 // that carries its event id, so readers can skip other events' records
 // without decoding them.
@@ -81,6 +86,23 @@ type AttemptRecord struct {
 	RetryDelayFrom string `json:"retry_delay_from,omitempty"`
 	// NextAttemptAt is when the next attempt is due (DecisionRetry only).
 	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+	// RequestHeaders are the header fields the attempt's request was sent
+	// with: names canonical, one value each (repeated values joined with
+	// ", "), Content-Length included; Host and the headers the HTTP
+	// transport adds on its own are not. The signature is shortened so
+	// that the record never holds a full HMAC: each v1 keeps its first 8
+	// characters, then "…" (t=1700000000,v1=d375345f…). Authorization is
+	// never recorded. Nil when nothing was sent.
+	RequestHeaders map[string]string `json:"request_headers,omitempty"`
+	// RequestBody is the body the attempt sent, as valid UTF-8 of at most
+	// MaxRecordedBody bytes, cut on a rune boundary when longer
+	// (RequestBodyTruncated is then true). It is recorded on attempt 1 of a
+	// round only, "" on the others: the attempts of a round send the same
+	// payload (a workflow run's body differs only in its attempt,
+	// completed_at and a freshly signed results_download_url). "" when
+	// nothing was sent.
+	RequestBody          string `json:"request_body,omitempty"`
+	RequestBodyTruncated bool   `json:"request_body_truncated,omitempty"`
 	// State is the event's state after the attempt: StateRetrying,
 	// StateDelivered or StateUndelivered; Final is true for the last two.
 	State string `json:"state"`
@@ -166,6 +188,8 @@ func (r *AttemptRecord) check() error {
 		return fmt.Errorf("queued_at is missing")
 	case len(r.ResponseExcerpt) > MaxResponseExcerpt || !utf8.ValidString(r.ResponseExcerpt):
 		return fmt.Errorf("response_excerpt is not valid UTF-8 of at most %d bytes", MaxResponseExcerpt)
+	case len(r.RequestBody) > MaxRecordedBody || !utf8.ValidString(r.RequestBody):
+		return fmt.Errorf("request_body is not valid UTF-8 of at most %d bytes", MaxRecordedBody)
 	case len(r.TaskID) > MaxIDLength || len(r.RunID) > MaxIDLength || len(r.WorkflowID) > MaxIDLength:
 		return fmt.Errorf("task_id, run_id and workflow_id are at most %d bytes", MaxIDLength)
 	}

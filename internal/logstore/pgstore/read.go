@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -32,7 +33,8 @@ func scanDelivery(row pgx.CollectableRow) (logstore.Delivery, error) {
 // attemptColumns are the columns scanAttempt reads, after the round key
 // (replay, queued_at).
 const attemptColumns = `replay, queued_at, attempt, started_at, finished_at, duration_ms, sent,
-	status_code, response_excerpt, error_class, error, decision, retry_delay_ms, retry_delay_from, next_attempt_at`
+	status_code, response_excerpt, error_class, error, decision, retry_delay_ms, retry_delay_from, next_attempt_at,
+	request_headers, request_body, request_body_truncated`
 
 // keyedAttempt is an attempt with the key of its round.
 type keyedAttempt struct {
@@ -41,14 +43,28 @@ type keyedAttempt struct {
 	logstore.Attempt
 }
 
-// scanAttempt reads one row of attemptColumns, times in UTC.
+// scanAttempt reads one row of attemptColumns, times in UTC; NULL
+// request headers and body (none recorded) are nil and "".
 func scanAttempt(row pgx.CollectableRow) (keyedAttempt, error) {
 	var a keyedAttempt
+	var headers, body *string
 	err := row.Scan(&a.replay, &a.queuedAt, &a.Attempt.Attempt, &a.StartedAt, &a.FinishedAt,
 		&a.DurationMS, &a.Sent, &a.StatusCode, &a.ResponseExcerpt, &a.ErrorClass, &a.Error,
-		&a.Decision, &a.RetryDelayMS, &a.RetryDelayFrom, &a.NextAttemptAt)
+		&a.Decision, &a.RetryDelayMS, &a.RetryDelayFrom, &a.NextAttemptAt, &headers, &body,
+		&a.RequestBodyTruncated)
+	if err != nil {
+		return a, err
+	}
 	a.StartedAt, a.FinishedAt, a.NextAttemptAt = a.StartedAt.UTC(), a.FinishedAt.UTC(), utcPtr(a.NextAttemptAt)
-	return a, err
+	if body != nil {
+		a.RequestBody = *body
+	}
+	if headers != nil {
+		if err := json.Unmarshal([]byte(*headers), &a.RequestHeaders); err != nil {
+			return a, fmt.Errorf("request headers of attempt %d of replay %d: %w", a.Attempt.Attempt, a.replay, err)
+		}
+	}
+	return a, nil
 }
 
 // utcPtr returns t in UTC; nil stays nil.

@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -152,10 +153,12 @@ func isNoPartition(err error) bool {
 const insertAttempts = `
 INSERT INTO attempts (event_id, replay, attempt, queued_at, org_id, started_at, finished_at,
 	duration_ms, sent, status_code, response_excerpt, error_class, error, decision,
-	retry_delay_ms, next_attempt_at, retry_delay_from)
+	retry_delay_ms, next_attempt_at, retry_delay_from, host, request_headers, request_body,
+	request_body_truncated)
 SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::timestamptz[], $5::text[],
 	$6::timestamptz[], $7::timestamptz[], $8::float8[], $9::bool[], $10::int[], $11::text[],
-	$12::text[], $13::text[], $14::text[], $15::bigint[], $16::timestamptz[], $17::text[])
+	$12::text[], $13::text[], $14::text[], $15::bigint[], $16::timestamptz[], $17::text[],
+	$18::text[], $19::text[], $20::text[], $21::bool[])
 ON CONFLICT DO NOTHING
 RETURNING event_id, replay, attempt, queued_at`
 
@@ -219,22 +222,39 @@ func attemptArgs(recs []*envelope.AttemptRecord) []any {
 	n := len(recs)
 	var (
 		eventID, orgID, excerpt, class, msg, decision = mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n)
-		delayFrom                                     = mk[string](n)
+		delayFrom, host                               = mk[string](n), mk[string](n)
 		replay, attempt, status                       = mk[int32](n), mk[int32](n), mk[int32](n)
 		queued, started, finished                     = mk[time.Time](n), mk[time.Time](n), mk[time.Time](n)
 		next                                          = mk[*time.Time](n)
 		duration                                      = mk[float64](n)
-		sent                                          = mk[bool](n)
+		sent, truncated                               = mk[bool](n), mk[bool](n)
 		delay                                         = mk[int64](n)
+		headers, body                                 = mk[*string](n), mk[*string](n)
 	)
 	for i, r := range recs {
 		eventID[i], replay[i], attempt[i], queued[i], orgID[i] = r.EventID, int32(r.Replay), int32(r.Attempt), r.QueuedAt, r.OrgID
 		started[i], finished[i], duration[i], sent[i], status[i] = r.StartedAt, r.FinishedAt, r.DurationMS, r.Sent, int32(r.StatusCode)
 		excerpt[i], class[i], msg[i], decision[i] = r.ResponseExcerpt, r.ErrorClass, r.Error, r.Decision
 		delay[i], next[i], delayFrom[i] = r.RetryDelayMS, r.NextAttemptAt, r.RetryDelayFrom
+		host[i], headers[i], truncated[i] = r.Host, headersJSON(r.RequestHeaders), r.RequestBodyTruncated
+		if r.RequestBody != "" {
+			body[i] = &r.RequestBody
+		}
 	}
 	return []any{eventID, replay, attempt, queued, orgID, started, finished, duration, sent,
-		status, excerpt, class, msg, decision, delay, next, delayFrom}
+		status, excerpt, class, msg, decision, delay, next, delayFrom, host, headers, body, truncated}
+}
+
+// headersJSON returns request headers as stored: a JSON object, or nil
+// (NULL) for none. encoding/json writes valid UTF-8 without NUL bytes (it
+// escapes them), which text accepts.
+func headersJSON(h map[string]string) *string {
+	if len(h) == 0 {
+		return nil
+	}
+	b, _ := json.Marshal(h) // a map of strings always encodes
+	s := string(b)
+	return &s
 }
 
 // roundArgs returns the column arrays of upsertRounds.
@@ -283,7 +303,7 @@ func clean(r *envelope.AttemptRecord) *envelope.AttemptRecord {
 		c.NextAttemptAt = &t
 	}
 	for _, p := range []*string{&c.EventID, &c.OrgID, &c.EventType, &c.TaskID, &c.RunID, &c.WorkflowID,
-		&c.Host, &c.ResponseExcerpt, &c.ErrorClass, &c.Error, &c.Decision, &c.State} {
+		&c.Host, &c.ResponseExcerpt, &c.ErrorClass, &c.Error, &c.Decision, &c.State, &c.RequestBody} {
 		*p = text(*p)
 	}
 	c.Source = envelope.Source(text(string(c.Source)))

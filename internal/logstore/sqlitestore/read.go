@@ -3,6 +3,7 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -85,7 +86,8 @@ const timelineRounds = `SELECT ` + deliveryColumns + ` FROM deliveries
 
 // timelineAttempts selects the attempts of an event, by round and number.
 const timelineAttempts = `SELECT replay, attempt, started_at, finished_at, duration_ms, sent, status_code,
-	response_excerpt, error_class, error, decision, retry_delay_ms, retry_delay_from, next_attempt_at
+	response_excerpt, error_class, error, decision, retry_delay_ms, retry_delay_from, next_attempt_at,
+	request_headers, request_body, request_body_truncated
 	FROM attempts WHERE event_id = ? ORDER BY replay, attempt`
 
 // Timeline returns every round of the event, superseded ones included, by
@@ -124,12 +126,20 @@ func (s *Store) timeline(ctx context.Context, orgID, eventID string) (*logstore.
 			replay            int
 			started, finished int64
 			next              sql.NullInt64
+			headers, body     sql.NullString
 		)
 		if err := rows.Scan(&replay, &a.Attempt, &started, &finished, &a.DurationMS, &a.Sent, &a.StatusCode,
-			&a.ResponseExcerpt, &a.ErrorClass, &a.Error, &a.Decision, &a.RetryDelayMS, &a.RetryDelayFrom, &next); err != nil {
+			&a.ResponseExcerpt, &a.ErrorClass, &a.Error, &a.Decision, &a.RetryDelayMS, &a.RetryDelayFrom, &next,
+			&headers, &body, &a.RequestBodyTruncated); err != nil {
 			return nil, err
 		}
 		a.StartedAt, a.FinishedAt, a.NextAttemptAt = fromMicros(started), fromMicros(finished), fromNull(next)
+		a.RequestBody = body.String
+		if headers.Valid {
+			if err := json.Unmarshal([]byte(headers.String), &a.RequestHeaders); err != nil {
+				return nil, fmt.Errorf("request headers of attempt %d of replay %d: %w", a.Attempt, replay, err)
+			}
+		}
 		if i, ok := at[replay]; ok {
 			tl.Rounds[i].AttemptList = append(tl.Rounds[i].AttemptList, a)
 		}

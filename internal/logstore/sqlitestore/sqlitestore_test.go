@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -214,7 +215,8 @@ func TestOpenOddPath(t *testing.T) {
 // storetest.Batch (one queued_at, ids in sequence), "uuidv7" and "uuidv4"
 // records of 20 organizations queued a millisecond apart with the
 // time-ordered ids the publisher makes, or with random ones (which write
-// all over the primary keys' indexes).
+// all over the primary keys' indexes), and "request" the uuidv7 records
+// with the request an attempt 1 records (its headers and a 1 KiB body).
 func BenchmarkWrite(b *testing.B) {
 	now := time.Now()
 	for _, bc := range []struct {
@@ -224,6 +226,7 @@ func BenchmarkWrite(b *testing.B) {
 		{"batch", func(i int) []*envelope.AttemptRecord { return storetest.Batch(now, i, 1000) }},
 		{"uuidv7", func(i int) []*envelope.AttemptRecord { return uuidBatch(now, i, uuid.NewV7) }},
 		{"uuidv4", func(i int) []*envelope.AttemptRecord { return uuidBatch(now, i, uuid.NewRandom) }},
+		{"request", func(i int) []*envelope.AttemptRecord { return withRequest(uuidBatch(now, i, uuid.NewV7)) }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			s, err := sqlitestore.Open(context.Background(), filepath.Join(b.TempDir(), "d.db"), logstore.Options{})
@@ -245,6 +248,22 @@ func BenchmarkWrite(b *testing.B) {
 			b.ReportMetric(float64(b.N*1000)/elapsed.Seconds(), "records/s")
 		})
 	}
+}
+
+// withRequest returns recs with the request headers and body that the
+// deliverer records on an attempt 1 of a job of about 1 KiB.
+func withRequest(recs []*envelope.AttemptRecord) []*envelope.AttemptRecord {
+	body := `{"id":"evt","type":"job.completed","data":{"notes":"` + strings.Repeat("x", 960) + `"}}`
+	for _, r := range recs {
+		r.RequestBody = body
+		r.RequestHeaders = map[string]string{
+			"Content-Type": "application/json", "Content-Length": strconv.Itoa(len(body)),
+			"User-Agent": "Sixtyfour-Webhooks/0.1.0", "Sixtyfour-Event-Id": r.EventID,
+			"Sixtyfour-Event-Type": r.EventType, "Sixtyfour-Delivery-Attempt": "1",
+			"Sixtyfour-Signature": "t=1736942400,v1=d375345f…",
+		}
+	}
+	return recs
 }
 
 // uuidBatch returns the i-th batch of 1000 delivered records with ids

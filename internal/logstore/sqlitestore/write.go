@@ -3,6 +3,7 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -14,8 +15,8 @@ import (
 // is stored: the first write wins.
 const insertAttempt = `INSERT INTO attempts (event_id, replay, attempt, queued_at, org_id, started_at, finished_at,
 	duration_ms, sent, status_code, response_excerpt, error_class, error, decision, retry_delay_ms, retry_delay_from,
-	next_attempt_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	next_attempt_at, host, request_headers, request_body, request_body_truncated)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT DO NOTHING`
 
 // upsertRound inserts a round (superseded when a later replay of its event
@@ -106,8 +107,13 @@ func writeTx(ctx context.Context, tx *sql.Tx, recs []*envelope.AttemptRecord) er
 		id, replay, n := r.EventID, int64(r.Replay), int64(r.Attempt)
 		q, started, next := micros(r.QueuedAt), micros(r.StartedAt), microsOrNil(r.NextAttemptAt)
 		status := int64(r.StatusCode)
+		headers, err := headersOrNil(r.RequestHeaders)
+		if err != nil {
+			return fmt.Errorf("attempt %d of %s replay %d: request headers: %w", r.Attempt, id, r.Replay, err)
+		}
 		res, err := attempt.ExecContext(ctx, id, replay, n, q, r.OrgID, started, micros(r.FinishedAt),
-			r.DurationMS, r.Sent, status, r.ResponseExcerpt, r.ErrorClass, r.Error, r.Decision, r.RetryDelayMS, r.RetryDelayFrom, next)
+			r.DurationMS, r.Sent, status, r.ResponseExcerpt, r.ErrorClass, r.Error, r.Decision, r.RetryDelayMS, r.RetryDelayFrom, next,
+			r.Host, headers, textOrNil(r.RequestBody), r.RequestBodyTruncated)
 		if err != nil {
 			return fmt.Errorf("attempt %d of %s replay %d: %w", r.Attempt, id, r.Replay, err)
 		}
@@ -192,6 +198,27 @@ func stringOrNil(v *string) any {
 		return nil
 	}
 	return *v
+}
+
+// headersOrNil returns request headers as stored: a JSON object, or NULL
+// for none.
+func headersOrNil(h map[string]string) (any, error) {
+	if len(h) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(h)
+	if err != nil {
+		return nil, err
+	}
+	return string(b), nil
+}
+
+// textOrNil returns s, or NULL for "".
+func textOrNil(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 func boolOrNil(v *bool) any {

@@ -83,9 +83,10 @@ func attempt(base *envelope.AttemptRecord, replay, n int, decision string, statu
 	return &r
 }
 
-// attemptOf returns the attempt row a store keeps for r.
+// attemptOf returns the attempt row a store keeps for r: no request
+// headers (nil) when r has none, an empty map included.
 func attemptOf(r *envelope.AttemptRecord) logstore.Attempt {
-	return logstore.Attempt{
+	a := logstore.Attempt{
 		Attempt:         r.Attempt,
 		StartedAt:       logstore.Truncate(r.StartedAt),
 		FinishedAt:      logstore.Truncate(r.FinishedAt),
@@ -99,7 +100,14 @@ func attemptOf(r *envelope.AttemptRecord) logstore.Attempt {
 		RetryDelayMS:    r.RetryDelayMS,
 		RetryDelayFrom:  r.RetryDelayFrom,
 		NextAttemptAt:   truncPtr(r.NextAttemptAt),
+		RequestBody:     r.RequestBody,
+
+		RequestBodyTruncated: r.RequestBodyTruncated,
 	}
+	if len(r.RequestHeaders) > 0 {
+		a.RequestHeaders = r.RequestHeaders
+	}
+	return a
 }
 
 // deliveryOf returns the round a store holds once first (its earliest

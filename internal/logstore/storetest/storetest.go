@@ -3,7 +3,8 @@
 // through the implementation's own open function and checks the contract
 // documented in package logstore — round trips, idempotent and
 // out-of-order writes, batches, replays, organization scoping, search
-// filters, paging and query errors, counts, find, retention and prune,
+// filters, paging and query errors, counts, find, request capture, host
+// statistics, retention and prune,
 // markers, concurrent writers and canceled contexts. Record builds the
 // attempt records it writes, for other tests and benchmarks.
 //
@@ -44,6 +45,8 @@ func Run(t *testing.T, open func(t *testing.T, opts logstore.Options) logstore.S
 		{"QueryErrors", testQueryErrors},
 		{"Counts", testCounts},
 		{"Find", testFind},
+		{"RequestCapture", testRequestCapture},
+		{"Hosts", testHosts},
 		{"Retention", testRetention},
 		{"Prune", testPrune},
 		{"Markers", testMarkers},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -156,6 +157,60 @@ func (m *memStore) Find(ctx context.Context, by logstore.FindBy, id, orgID strin
 	out := m.latest(func(d logstore.Delivery) bool { return field(d) == id && (orgID == "" || d.OrgID == orgID) })
 	slices.Reverse(out)
 	return out[:min(len(out), logstore.MaxFindResults)], nil
+}
+
+func (m *memStore) Hosts(ctx context.Context, orgID string, from, to time.Time, limit int) ([]logstore.HostStat, error) {
+	limit, err := logstore.CheckHosts(orgID, from, to, limit)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	stats := map[string]*logstore.HostStat{}
+	sent := map[string]int64{}
+	for _, rounds := range m.events {
+		for _, rd := range rounds {
+			if rd.Host == "" || orgID != "" && rd.OrgID != orgID {
+				continue
+			}
+			for _, a := range rd.AttemptList {
+				if !from.IsZero() && a.StartedAt.Before(from) || !to.IsZero() && !a.StartedAt.Before(to) {
+					continue
+				}
+				h := stats[rd.Host]
+				if h == nil {
+					h = &logstore.HostStat{Host: rd.Host}
+					stats[rd.Host] = h
+				}
+				h.Attempts++
+				if a.Decision != envelope.DecisionDelivered {
+					h.Failures++
+				}
+				if !a.Sent && a.ErrorClass == "connection" && strings.Contains(a.Error, logstore.CircuitOpenText) {
+					h.CircuitOpen++
+				}
+				if a.Sent {
+					sent[rd.Host]++
+					h.AvgDurationMS += a.DurationMS // a sum until the end
+					h.MaxDurationMS = max(h.MaxDurationMS, a.DurationMS)
+				}
+				if a.StartedAt.After(h.LastAttemptAt) {
+					h.LastAttemptAt = a.StartedAt
+				}
+			}
+		}
+	}
+	out := []logstore.HostStat{}
+	for host, h := range stats {
+		if n := sent[host]; n > 0 {
+			h.AvgDurationMS /= float64(n)
+		}
+		out = append(out, *h)
+	}
+	slices.SortFunc(out, func(x, y logstore.HostStat) int {
+		return cmp.Or(cmp.Compare(y.AvgDurationMS, x.AvgDurationMS), cmp.Compare(x.Host, y.Host))
+	})
+	return out[:min(len(out), limit)], nil
 }
 
 func (m *memStore) Prune(ctx context.Context, cutoff time.Time) (int64, error) {
