@@ -35,6 +35,15 @@ type secretNewData struct {
 	Overlap   time.Duration
 }
 
+// OverlapText is the overlap in words: "1 hour", "24 hours".
+func (d secretNewData) OverlapText() string {
+	h := int(d.Overlap / time.Hour)
+	if h == 1 {
+		return "1 hour"
+	}
+	return strconv.Itoa(h) + " hours"
+}
+
 // secretsPage shows an organization's secrets: whether it has one, when
 // it was made, and until when the previous one still signs.
 func (c *console) secretsPage(w http.ResponseWriter, r *http.Request, v *viewer) {

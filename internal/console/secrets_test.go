@@ -38,7 +38,7 @@ func TestCreateRollDeleteSecrets(t *testing.T) {
 
 	rolled := b.post("/secrets/roll", url.Values{"org": {"org_a"}, "overlap_hours": {"6"}}).want(t, http.StatusOK, "roll")
 	second := shownSecret(t, rolled.body)
-	if second == first || !strings.Contains(rolled.body, "keeps signing (second v1) for 6h0m0s") {
+	if second == first || !strings.Contains(rolled.body, "keeps signing (second v1) for 6 hours") {
 		t.Fatalf("the roll page:\n%s", rolled.body)
 	}
 	after := b.get("/secrets?org=org_a").want(t, http.StatusOK, "after the roll")
