@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sixtyfour-oss/webhooks/internal/undelivered"
+	"github.com/sixtyfour-oss/webhooks/internal/undeliveredapi"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 )
 
@@ -146,7 +147,7 @@ func (c *console) replayConfirm(w http.ResponseWriter, r *http.Request, v *viewe
 		matched := 0
 		sum, err := undelivered.Replay(ctx, c.cfg.JS, c.cfg.Streams, f, undelivered.ReplayOptions{
 			Confirm:  func(n int, _ []undelivered.Entry) bool { matched = n; return n <= confirmed },
-			Progress: j.progress, History: c.cfg.History,
+			Progress: j.progress, History: undeliveredapi.Guard(v.P, c.cfg.History), // every event checked again
 		})
 		c.log.Info().Str("principal", who).Str("selection", what).Int("replayed", sum.Replayed).Int("skipped", sum.Skipped).
 			Int("failed", sum.Failed).Err(err).Msg("console: replay finished")

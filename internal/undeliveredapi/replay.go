@@ -106,7 +106,7 @@ func (a *api) replay(w http.ResponseWriter, r *http.Request, p apitoken.Principa
 		forbidden(w, "this token may not replay undelivered events")
 		return
 	}
-	opts := undelivered.ReplayOptions{DryRun: dryRun, RatePerSecond: perSecond, History: guard(p, a.history)}
+	opts := undelivered.ReplayOptions{DryRun: dryRun, RatePerSecond: perSecond, History: Guard(p, a.history)}
 	sum, err := undelivered.Replay(r.Context(), a.js, a.sc, f, opts)
 	if noStream(err) {
 		sum, err = undelivered.ReplaySummary{}, nil
@@ -129,12 +129,13 @@ func (a *api) replay(w http.ResponseWriter, r *http.Request, p apitoken.Principa
 	}
 }
 
-// guard returns the History a replay by p is given. Replay calls it for
-// each event just before publishing it, with the event's organization:
-// guard refuses an event p may not replay (it fails, nothing is
-// published), so MayReplay holds for every event replayed whatever the
-// filter selected, and otherwise asks history (nil: no delivery log).
-func guard(p apitoken.Principal, history historyFunc) historyFunc {
+// Guard returns the History a replay by p is given (the HTTP API's and
+// the console's). Replay calls it for each event just before publishing
+// it, with the event's organization: Guard refuses an event p may not
+// replay (it fails, nothing is published), so MayReplay holds for every
+// event replayed whatever the filter selected, and otherwise asks history
+// (nil: no delivery log).
+func Guard(p apitoken.Principal, history historyFunc) historyFunc {
 	return func(ctx context.Context, orgID, eventID string) (*envelope.Outcome, error) {
 		if !p.MayReplay(orgID) {
 			return nil, errNotPermitted
