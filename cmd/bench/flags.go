@@ -58,6 +58,10 @@ type options struct {
 	logEvents     int           // events stored before the query timings
 	pgURL         string        // PostgreSQL server of the log phase; "" skips it
 
+	fairEvents int           // org A's backlog in the fairness phase
+	fairRate   float64       // events/s orgs B and C each publish in it
+	fairWindow time.Duration // B's publishing alone; the least of it with A's backlog
+
 	profileDir string
 	keep       bool
 }
@@ -69,6 +73,7 @@ var quickPreset = map[string]string{
 	"isolation-duration": "300ms", "isolation-control": "false",
 	"stall-runs": "1", "stall-events": "400", "stall-give-up": "2s",
 	"history-events": "2000", "log-rate": "500", "log-duration": "300ms", "log-events": "3000",
+	"fair-events": "20000", "fair-window": "2s",
 }
 
 // parseFlags parses args; -h prints the flags to out.
@@ -106,6 +111,9 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	fs.DurationVar(&o.logDuration, "log-duration", 10*time.Second, "measured duration of the log writer's load")
 	fs.IntVar(&o.logEvents, "log-events", 1_000_000, "events stored in each delivery log before timing timelines and pages")
 	fs.StringVar(&o.pgURL, "pg-url", os.Getenv("WEBHOOKS_TEST_POSTGRES_URL"), "PostgreSQL server (a database the user may create databases from) for the delivery log phase; empty: SQLite only")
+	fs.IntVar(&o.fairEvents, "fair-events", fairEventsDefault, "org A's events queued before the deliverer starts in the fairness phase")
+	fs.Float64Var(&o.fairRate, "fair-rate", 50, "events/s orgs B and C each publish in the fairness phase")
+	fs.DurationVar(&o.fairWindow, "fair-window", 12*time.Second, "fairness phase: how long B and C publish with no backlog, and the least they publish while A's backlog drains (they go on until it is drained)")
 	fs.StringVar(&o.profileDir, "profile", "", "write CPU profiles of the drains (deliverer, baseline C, and this process: broker and sink) and of the deliverer and this process under each offered load, and the deliverer's heap and goroutines halfway through the drain, to this directory")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directories (JetStream stores, attempt logs)")
 	if err := fs.Parse(args); err != nil {
@@ -166,6 +174,8 @@ func (o options) validate() error {
 		return usageError{errors.New("-stall-runs must be >= 0, -stall-after > 0, -stall-give-up >= 0")}
 	case o.historyEvents < 1 || o.logEvents < 1 || o.logRate <= 0 || o.logDuration <= 0:
 		return usageError{errors.New("-history-events and -log-events must be >= 1, -log-rate and -log-duration > 0")}
+	case o.fairEvents < 1 || o.fairRate <= 0 || o.fairWindow <= 0:
+		return usageError{errors.New("-fair-events must be >= 1, -fair-rate and -fair-window > 0")}
 	case o.stallLoop != modeDeliverer && o.stallLoop != modeBare:
 		return usageError{fmt.Errorf("-stall-loop = %q, want %s or %s", o.stallLoop, modeDeliverer, modeBare)}
 	}

@@ -12,7 +12,10 @@
 //   - publish-to-receipt latency at fixed offered loads;
 //   - isolation from a destination that accepts connections and never
 //     answers;
-//   - repeated high-concurrency drains, counting stalls.
+//   - repeated high-concurrency drains, counting stalls;
+//   - the delivery history and the delivery log (history, log);
+//   - fairness: one organization's latency while another's 200,000-event
+//     backlog drains, against its latency alone.
 //
 // Everything runs on loopback: the JetStream server, the sink and the
 // publisher in this process, and each client under test (the deliverer or
