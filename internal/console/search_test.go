@@ -164,3 +164,43 @@ func TestDeliveriesSearchAndPaging(t *testing.T) {
 		t.Fatalf("paging org_a one by one saw %v, want its 3 events", seen)
 	}
 }
+
+// TestUndeliveredPaging: past a page (200 events) the list offers the next page,
+// which continues just after the last row, with the same filters.
+func TestUndeliveredPaging(t *testing.T) {
+	e := newEnv(t)
+	const n = 200 + 50 // a page holds 200
+	for range n {
+		e.deadLetter("org_a", newEventID(t), "a.example.com", "find_email", "")
+	}
+	e.deadLetter("org_b", newEventID(t), "a.example.com", "find_email", "")
+	b := e.browser()
+	b.signIn(operatorToken)
+	rows := regexp.MustCompile(`href="/undelivered/([0-9a-f-]{36})"`)
+	next := regexp.MustCompile(`<a href="(/undelivered\?[^"]+)"[^>]*>Next`)
+	seen := map[string]bool{}
+	path, pages := "/undelivered?org=org_a", 0
+	for path != "" {
+		p := b.get(strings.ReplaceAll(path, "&amp;", "&")).want(t, http.StatusOK, path)
+		pages++
+		for _, m := range rows.FindAllStringSubmatch(p.body, -1) {
+			if seen[m[1]] {
+				t.Fatalf("page %d lists %s again", pages, m[1])
+			}
+			seen[m[1]] = true
+		}
+		path = ""
+		if m := next.FindStringSubmatch(p.body); m != nil {
+			path = m[1]
+			if !strings.Contains(path, "org=org_a") {
+				t.Fatalf("the next page %s drops the filter", path)
+			}
+		}
+		if pages > 3 {
+			t.Fatal("more pages than rows")
+		}
+	}
+	if pages != 2 || len(seen) != n {
+		t.Fatalf("%d pages, %d events; want 2 pages and all %d of org_a", pages, len(seen), n)
+	}
+}

@@ -3,6 +3,7 @@ package console
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -49,9 +50,11 @@ type undeliveredData struct {
 	Errors  formErrors
 	Rows    []entryRow
 	ShowOrg bool
-	// More says the list stopped at Limit.
+	// More says the list stopped at Limit; Next is the path of the
+	// following page (the same filters, since just after the last row).
 	More  bool
 	Limit int
+	Next  string
 	// Hidden carries the filter into the replay and purge forms.
 	Hidden              []hidden
 	CanReplay, CanPurge bool
@@ -132,9 +135,26 @@ func (c *console) undeliveredList(w http.ResponseWriter, r *http.Request, v *vie
 	}
 	if len(entries) > listLimit {
 		entries, data.More = entries[:listLimit], true
+		data.Next = nextPage(vals, entries[len(entries)-1].StoredAt)
 	}
 	data.Rows = rowsOf(v.P, entries)
 	c.render(w, r, v, http.StatusOK, "undelivered", "Undelivered", data)
+}
+
+// nextPage is the path of the page after one whose last row was
+// dead-lettered at last: the list is oldest first, so the next page starts
+// just after it (stream times are in nanoseconds; two events stored in the
+// same nanosecond across a page boundary would both be on one page only in
+// the rare case that the first page ends between them).
+func nextPage(vals map[string]string, last time.Time) string {
+	q := url.Values{}
+	for _, name := range filterParams {
+		if vals[name] != "" {
+			q.Set(name, vals[name])
+		}
+	}
+	q.Set("since", last.Add(time.Nanosecond).UTC().Format(time.RFC3339Nano))
+	return "/undelivered?" + q.Encode()
 }
 
 // rowsOf turns entries into table rows for p.
