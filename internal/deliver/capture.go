@@ -44,11 +44,15 @@ func ownHeader(name string) bool {
 // receiver's credentials (Authorization, Proxy-Authorization) left out and
 // the value of every other header that a block set replaced by
 // maskedValue. It returns nil for a nil h.
+//
+// Besides the map, it allocates one string, which holds both values made
+// here: the shortened signature and the body's length in decimal.
 func recordedHeaders(h http.Header, bodyLen int) map[string]string {
 	if h == nil {
 		return nil
 	}
 	out := make(map[string]string, len(h)+1)
+	signature, signed := "", false
 	for name, values := range h {
 		name = http.CanonicalHeaderKey(name)
 		if unrecordedHeaders[name] || len(values) == 0 {
@@ -60,13 +64,24 @@ func recordedHeaders(h http.Header, bodyLen int) map[string]string {
 		}
 		switch {
 		case name == sign.HeaderName:
-			v = shortenSignature(v)
+			signature, signed = v, true // shortened below
+			continue
 		case !ownHeader(name):
 			v = maskedValue
 		}
 		out[name] = v
 	}
-	out["Content-Length"] = strconv.Itoa(bodyLen)
+	var b strings.Builder
+	b.Grow(len(signature) + len("-9223372036854775808"))
+	writeShortSignature(&b, signature)
+	n := b.Len()
+	var digits [20]byte
+	b.Write(strconv.AppendInt(digits[:0], int64(bodyLen), 10))
+	both := b.String()
+	if signed {
+		out[sign.HeaderName] = both[:n]
+	}
+	out["Content-Length"] = both[n:]
 	return out
 }
 
@@ -76,21 +91,26 @@ func recordedHeaders(h http.Header, bodyLen int) map[string]string {
 func shortenSignature(v string) string {
 	var b strings.Builder
 	b.Grow(len(v))
-	for i, seg := range strings.Split(v, ",") {
-		if i > 0 {
-			b.WriteByte(',')
-		}
+	writeShortSignature(&b, v)
+	return b.String()
+}
+
+// writeShortSignature writes v to b as shortenSignature returns it.
+func writeShortSignature(b *strings.Builder, v string) {
+	sep := ""
+	for seg := range strings.SplitSeq(v, ",") {
+		b.WriteString(sep)
+		sep = ","
 		key, value, ok := strings.Cut(seg, "=")
-		if !ok || key == "t" {
+		if !ok || key == "t" || len(value) <= shownMACChars {
 			b.WriteString(seg)
 			continue
 		}
-		if len(value) > shownMACChars {
-			value = value[:shownMACChars] + "…"
-		}
-		b.WriteString(key + "=" + value)
+		b.WriteString(key)
+		b.WriteByte('=')
+		b.WriteString(value[:shownMACChars])
+		b.WriteString("…")
 	}
-	return b.String()
 }
 
 // recordedBody returns body as the attempt record keeps it

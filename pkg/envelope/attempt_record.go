@@ -138,14 +138,29 @@ func (r *AttemptRecord) SetBlockColumns() {
 	r.WebhookStatusCode, r.WebhookResponse, r.WebhookSuccess = &code, &resp, &ok
 }
 
-// Encode returns the record's JSON form.
+// Encode returns the record's JSON form, as AppendJSON writes it, in a
+// buffer of its own: one allocation, of the record's size, for all but
+// records that escape much of their text. Like encoding/json it refuses
+// a NaN or infinite DurationMS and a time that has no RFC 3339 form (a
+// year outside 0 to 9999, a zone offset of 24 hours or more); the error
+// names the field.
 func (r *AttemptRecord) Encode() ([]byte, error) {
-	b, err := marshal(r)
-	if err != nil {
+	if err := r.encodable(); err != nil {
 		return nil, fmt.Errorf("envelope: encode attempt record %s: %w", r.EventID, err)
 	}
-	return b, nil
+	if hint := r.encodedSizeHint(); hint > stackRecordBuffer {
+		return r.AppendJSON(make([]byte, 0, hint)), nil
+	}
+	// Most records fit in a buffer on the stack and are then copied to
+	// one of their exact size: a single allocation, of the fewest bytes
+	// (a record that outgrows the buffer costs one more).
+	var buf [stackRecordBuffer]byte
+	return bytes.Clone(r.AppendJSON(buf[:0])), nil
 }
+
+// stackRecordBuffer is the size of the buffer on the stack that Encode
+// writes a record into when encodedSizeHint says it fits.
+const stackRecordBuffer = 4096
 
 // DecodeAttemptRecord parses and checks an attempt record: unknown fields,
 // a version other than 1, a missing identity, an attempt below 1, an
