@@ -28,6 +28,7 @@ type envConfig struct {
 	fsync         bool // the server fsyncs every write (SyncAlways)
 	maxAckPending int  // consumer MaxAckPending; 0 is the streams default
 	blackhole     bool // also start a destination that never answers
+	partitions    int  // deliver partitions (the server gets their mapping); 0 is 1
 }
 
 // env is one phase's world, built by newEnv and nowhere else: a fresh
@@ -59,7 +60,8 @@ func newEnv(ctx context.Context, o options, ec envConfig) (_ *env, err error) {
 	if e.dir, err = os.MkdirTemp("", "webhooks-bench-"); err != nil {
 		return nil, err
 	}
-	e.srv, err = embedded.Start(embedded.Config{Port: -1, StoreDir: filepath.Join(e.dir, "js"), SyncAlways: ec.fsync})
+	e.sc = streams.Config{MaxAckPending: ec.maxAckPending, Partitions: ec.partitions}.WithDefaults()
+	e.srv, err = embedded.Start(embedded.Config{Port: -1, StoreDir: filepath.Join(e.dir, "js"), SyncAlways: ec.fsync, Mappings: e.sc.Mappings()})
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +73,6 @@ func newEnv(ctx context.Context, o options, ec envConfig) (_ *env, err error) {
 	if err != nil {
 		return nil, err
 	}
-	e.sc = streams.Config{MaxAckPending: ec.maxAckPending}.WithDefaults()
 	if e.res, err = streams.Ensure(ctx, e.js, e.sc); err != nil {
 		return nil, err
 	}
@@ -155,14 +156,22 @@ func (e *env) checkSink(r *report, want int64) error {
 	return nil
 }
 
-// remaining returns the messages left on the deliver stream (acked
-// messages leave a work-queue stream).
+// remaining returns the messages left on the deliver streams, every
+// partition's included (acked messages leave a work-queue stream).
 func (e *env) remaining(ctx context.Context) (int64, error) {
 	info, err := e.res.Deliver.Info(ctx)
 	if err != nil {
 		return 0, err
 	}
-	return int64(info.State.Msgs), nil
+	n := int64(info.State.Msgs)
+	for _, p := range e.res.Partitions {
+		pi, err := p.Stream.Info(ctx)
+		if err != nil {
+			return 0, err
+		}
+		n += int64(pi.State.Msgs)
+	}
+	return n, nil
 }
 
 // consumerPeak is the largest consumer state seen by watchConsumer.
@@ -191,15 +200,21 @@ func (e *env) watchConsumer(ctx context.Context, every time.Duration) func() con
 				return
 			case <-t.C:
 			}
-			info, err := e.res.Consumer.Info(ctx)
+			lag, err := streams.DeliverLag(ctx, e.js, e.sc)
 			if err != nil {
 				p.Errors++
 				continue
 			}
 			p.Polls++
-			p.AckPending = max(p.AckPending, info.NumAckPending)
-			p.Waiting = max(p.Waiting, info.NumWaiting)
-			p.Pending = max(p.Pending, int(info.NumPending))
+			var ackPending, waiting, pending int
+			for _, l := range lag {
+				ackPending += l.Info.NumAckPending
+				waiting += l.Info.NumWaiting
+				pending += int(l.Info.NumPending)
+			}
+			p.AckPending = max(p.AckPending, ackPending)
+			p.Waiting = max(p.Waiting, waiting)
+			p.Pending = max(p.Pending, pending)
 		}
 	}()
 	return func() consumerPeak { cancel(); return <-out }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sixtyfour-oss/webhooks/internal/secrets"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
+	"github.com/sixtyfour-oss/webhooks/pkg/streams"
 )
 
 // The organizations of the fairness phase. A is the env's organization
@@ -18,10 +19,13 @@ import (
 // Every sink listens on 127.0.0.1, which the deliverer's per-host limit
 // counts as one host: one receiver shared by the three organizations.
 const (
-	fairOrgA = benchOrg
-	fairOrgB = "org_bench_b"
-	fairOrgC = "org_bench_c"
+	fairOrgA       = benchOrg
+	fairOrgBPrefix = "org_bench_b"
+	fairOrgCPrefix = "org_bench_c"
 )
+
+// fairPartitions is the partition count of every fairness world.
+const fairPartitions = 3
 
 // fairEventsDefault is org A's backlog in the full run (-fair-events).
 const fairEventsDefault = 200_000
@@ -34,57 +38,88 @@ const fairMinSamples = 500
 // C's publishing once A's backlog is drained and the window is long enough.
 var errFairLoadDone = errors.New("B and C load done")
 
+// fairOrgs are B and C of one placement against A's partition.
+type fairOrgs struct {
+	b, c  string
+	where string // "same" or "other", for the details
+}
+
+// fairPlacements picks B and C in A's partition (same) and in the two
+// other partitions (other), by the hash the server's mapping uses.
+func fairPlacements(sc streams.Config) (same, other fairOrgs) {
+	pa := sc.PartitionOf(fairOrgA)
+	pick := func(prefix string, want int) string {
+		for i := 0; ; i++ {
+			if id := fmt.Sprintf("%s%d", prefix, i); sc.PartitionOf(id) == want {
+				return id
+			}
+		}
+	}
+	same = fairOrgs{b: pick(fairOrgBPrefix, pa), c: pick(fairOrgCPrefix, pa), where: "same"}
+	other = fairOrgs{b: pick(fairOrgBPrefix, (pa+1)%fairPartitions), c: pick(fairOrgCPrefix, (pa+2)%fairPartitions), where: "other"}
+	return same, other
+}
+
 // fairness measures whether one organization's backlog delays another's
-// (issue 16): org A has o.fairEvents job events queued on the WEBHOOKS
-// stream before the deliverer starts, and orgs B and C publish o.fairRate
-// job events/s each (interleaved) while it drains; every receiver answers
-// 204 at once. It runs the full deliverer in a child process, three times,
-// each in a fresh world:
+// (issue 16): org A has o.fairEvents job events queued before the
+// deliverer starts, and orgs B and C publish o.fairRate job events/s each
+// (interleaved) while it drains; every receiver answers 204 at once. The
+// deliver streams have fairPartitions partitions (the server maps each
+// organization to its own). It runs the full deliverer in a child process,
+// four times, each in a fresh world:
 //
 //   - A alone: A's backlog drained with no other traffic (drainOnce, as
 //     the drain phase does);
 //   - B alone: B and C publishing for o.fairWindow with no backlog;
-//   - noisy: A's backlog again, B and C publishing from the deliverer's
-//     start until A's backlog is drained, and for at least o.fairWindow.
+//   - noisy, same partition: A's backlog again, B and C (both in A's
+//     partition) publishing from the deliverer's start until A's backlog is
+//     drained, and for at least o.fairWindow;
+//   - noisy, other partition: the same with B and C in the two other
+//     partitions.
 //
-// fair_b_p99_ms_alone and fair_b_p99_ms_noisy_same_partition are B's p99
-// publish-to-receipt latency (every B event published in the run, from the
-// first publish to the last; no warm-up) in the B-alone and the noisy run.
-// fair_a_share is A's events/s in the noisy run (from the deliverer's start
-// until A's last event arrived, all of it with B and C publishing) divided
-// by A's events/s alone. fair_b_p99_ms_noisy_other_partition is B's p99
-// with A's backlog on another partition of the deliver stream; WEBHOOKS has
-// one partition today, so it prints n/a in the details and na (the
-// summary's "not measured") in the BENCH line, and is measured once
-// partitions exist.
+// fair_b_p99_ms_* are B's p99 publish-to-receipt latency (every B event
+// published in the run, from the first publish to the last; no warm-up).
+// fair_a_share is the lower of A's events/s in the two noisy runs (from
+// the deliverer's start until A's last event arrived, all of it with B and
+// C publishing) divided by A's events/s alone.
 func fairness(ctx context.Context, o options, r *report) error {
-	r.printf("  org A (%s): %d job events queued on WEBHOOKS before the deliverer starts; orgs B (%s) and C (%s): %.0f events/s each; one sink per org, all on 127.0.0.1 (one host to the deliverer), answering 204",
-		fairOrgA, o.fairEvents, fairOrgB, fairOrgC, o.fairRate)
+	sc := streams.Config{Partitions: fairPartitions}.WithDefaults()
+	same, other := fairPlacements(sc)
+	r.printf("  %d partitions; org A (%s, partition %d): %d job events queued before the deliverer starts; orgs B and C: %.0f events/s each; one sink per org, all on 127.0.0.1 (one host to the deliverer), answering 204",
+		fairPartitions, fairOrgA, sc.PartitionOf(fairOrgA), o.fairEvents, o.fairRate)
+	r.printf("  same partition as A: B %s, C %s; other partitions: B %s (partition %d), C %s (partition %d)",
+		same.b, same.c, other.b, sc.PartitionOf(other.b), other.c, sc.PartitionOf(other.c))
 	if o.quick {
 		r.printf("  quick: A's backlog scaled down to %d events (full run: %d) and the window to %v", o.fairEvents, fairEventsDefault, o.fairWindow)
 	}
-	alone, err := drainOnce(ctx, o, r, envConfig{}, o.fairEvents, "A alone: backlog drain", "")
+	alone, err := drainOnce(ctx, o, r, envConfig{partitions: fairPartitions}, o.fairEvents, "A alone: backlog drain", "")
 	if err != nil {
 		return fmt.Errorf("A alone: %w", err)
 	}
-	quiet, err := fairQuiet(ctx, o, r)
+	quiet, err := fairQuiet(ctx, o, r, same)
 	if err != nil {
 		return fmt.Errorf("B alone: %w", err)
 	}
 	r.printf("  B alone (no A backlog; C publishing too) for %.2f s: B %s%s; C p99 %.1f ms (%d events)",
 		quiet.window.Seconds(), quiet.b, fewSamples(quiet.b), ms(quiet.c.p99), quiet.c.n)
 	r.set("fair_b_p99_ms_alone", ms(quiet.b.p99))
-	noisy, load, err := fairNoisy(ctx, o, r)
-	if err != nil {
-		return fmt.Errorf("noisy: %w", err)
+	share := 0.0
+	for i, orgs := range []fairOrgs{same, other} {
+		noisy, load, err := fairNoisy(ctx, o, r, orgs)
+		if err != nil {
+			return fmt.Errorf("noisy, B and C in the %s partition: %w", orgs.where, err)
+		}
+		r.printf("  B and C in the %s partition, publishing for %.2f s while A's backlog drained (at least %v): B %s%s; C p99 %.1f ms (%d events)",
+			orgs.where, load.window.Seconds(), o.fairWindow, load.b, fewSamples(load.b), ms(load.c.p99), load.c.n)
+		s := noisy.perSec() / alone.perSec()
+		r.printf("  A's backlog drained in %.2f s alone (%.0f/s), in %.2f s with B and C in the %s partition (%.0f/s): share %.3f",
+			alone.Elapsed.Seconds(), alone.perSec(), noisy.Elapsed.Seconds(), orgs.where, noisy.perSec(), s)
+		r.set("fair_b_p99_ms_noisy_"+orgs.where+"_partition", ms(load.b.p99))
+		if i == 0 || s < share {
+			share = s
+		}
 	}
-	r.printf("  B with A's backlog draining, B and C publishing for %.2f s (from the deliverer's start until A's backlog was drained, at least %v): B %s%s; C p99 %.1f ms (%d events)",
-		load.window.Seconds(), o.fairWindow, load.b, fewSamples(load.b), ms(load.c.p99), load.c.n)
-	r.printf("  A's backlog drained in %.2f s alone (%.0f/s), in %.2f s with B and C publishing (%.0f/s): fair_a_share %.3f",
-		alone.Elapsed.Seconds(), alone.perSec(), noisy.Elapsed.Seconds(), noisy.perSec(), noisy.perSec()/alone.perSec())
-	r.printf("  B with A's backlog on another partition: n/a (WEBHOOKS has one partition; measured once partitions exist)")
-	r.set("fair_b_p99_ms_noisy_same_partition", ms(load.b.p99))
-	r.set("fair_a_share", noisy.perSec()/alone.perSec())
+	r.set("fair_a_share", share)
 	return nil
 }
 
@@ -100,15 +135,16 @@ func fewSamples(d dist) string {
 // C, each with a signing secret and a sink.
 type fairEnv struct {
 	*env
+	orgs fairOrgs
 	b, c *sink
 }
 
-func newFairEnv(ctx context.Context, o options) (_ *fairEnv, err error) {
-	e, err := newEnv(ctx, o, envConfig{})
+func newFairEnv(ctx context.Context, o options, orgs fairOrgs) (_ *fairEnv, err error) {
+	e, err := newEnv(ctx, o, envConfig{partitions: fairPartitions})
 	if err != nil {
 		return nil, err
 	}
-	f := &fairEnv{env: e}
+	f := &fairEnv{env: e, orgs: orgs}
 	defer func() {
 		if err != nil {
 			f.close()
@@ -118,7 +154,7 @@ func newFairEnv(ctx context.Context, o options) (_ *fairEnv, err error) {
 	for _, org := range []struct {
 		id   string
 		sink **sink
-	}{{fairOrgB, &f.b}, {fairOrgC, &f.c}} {
+	}{{orgs.b, &f.b}, {orgs.c, &f.c}} {
 		secret, _, err := mgr.Create(ctx, org.id)
 		if err != nil {
 			return nil, fmt.Errorf("create the signing secret of %s: %w", org.id, err)
@@ -157,10 +193,10 @@ func (f *fairEnv) publishBC(ctx context.Context, rate float64, d time.Duration) 
 	_, err := f.publishAtRate(ctx, 2*rate, d, func(i int, now time.Time) (*nats.Msg, error) {
 		if i%2 == 0 {
 			l.nb++
-			return f.orgJobMsg(fairOrgB, f.b.url, stamp(now, i), now)
+			return f.orgJobMsg(f.orgs.b, f.b.url, stamp(now, i), now)
 		}
 		l.nc++
-		return f.orgJobMsg(fairOrgC, f.c.url, stamp(now, i), now)
+		return f.orgJobMsg(f.orgs.c, f.c.url, stamp(now, i), now)
 	})
 	l.window = time.Since(l.start)
 	return l, err
@@ -193,7 +229,7 @@ func (f *fairEnv) settle(ctx context.Context, r *report, l *fairLoad) error {
 		id   string
 		s    *sink
 		want int
-	}{{fairOrgB, f.b, l.nb}, {fairOrgC, f.c, l.nc}} {
+	}{{f.orgs.b, f.b, l.nb}, {f.orgs.c, f.c, l.nc}} {
 		if d := org.s.duplicates(); d > 0 {
 			r.printf("  sink of %s: %d duplicate deliveries", org.id, d)
 		}
@@ -212,8 +248,8 @@ func (f *fairEnv) settle(ctx context.Context, r *report, l *fairLoad) error {
 
 // fairQuiet is the B-alone run: B and C publish for o.fairWindow against
 // a running deliverer with nothing queued.
-func fairQuiet(ctx context.Context, o options, r *report) (fairLoad, error) {
-	f, err := newFairEnv(ctx, o)
+func fairQuiet(ctx context.Context, o options, r *report, orgs fairOrgs) (fairLoad, error) {
+	f, err := newFairEnv(ctx, o, orgs)
 	if err != nil {
 		return fairLoad{}, err
 	}
@@ -237,8 +273,8 @@ func fairQuiet(ctx context.Context, o options, r *report) (fairLoad, error) {
 // deliverer starts and B and C publish until A's last event has arrived
 // and at least o.fairWindow has passed. It returns A's timed drain and B's
 // and C's load, and prints A's drain like the other drains.
-func fairNoisy(ctx context.Context, o options, r *report) (timed, fairLoad, error) {
-	f, err := newFairEnv(ctx, o)
+func fairNoisy(ctx context.Context, o options, r *report, orgs fairOrgs) (timed, fairLoad, error) {
+	f, err := newFairEnv(ctx, o, orgs)
 	if err != nil {
 		return timed{}, fairLoad{}, err
 	}
@@ -280,7 +316,7 @@ func fairNoisy(ctx context.Context, o options, r *report) (timed, fairLoad, erro
 	if err := errors.Join(runErr, p.err, settleErr, stopErr); err != nil {
 		return t, p.l, err
 	}
-	r.run("A with B, C: backlog drain", t, res)
+	r.run("A with B, C ("+orgs.where+"): drain", t, res)
 	return t, p.l, f.checkSink(r, int64(o.fairEvents))
 }
 

@@ -71,7 +71,7 @@ func run(ctx context.Context, logOut io.Writer) error {
 	s.WarnUnsafe(log, destinations)
 	s.WarnDevKey(log)
 	service.TuneGC(service.DelivererGCPercent, log)
-	conn, err := natsconn.Open(s.Config, "deliverer", log)
+	conn, err := natsconn.Open(s.NATS(), "deliverer", log)
 	if err != nil {
 		return err
 	}

@@ -48,7 +48,7 @@ func run(ctx context.Context, logOut io.Writer) error {
 		return err
 	}
 	log.Info().Str("version", version.Version).Msg("starting")
-	conn, err := natsconn.Open(s.Config, "logwriter", log)
+	conn, err := natsconn.Open(s.NATS(), "logwriter", log)
 	if err != nil {
 		return err
 	}

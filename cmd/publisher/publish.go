@@ -161,7 +161,7 @@ func publishOne(ctx context.Context, cfg config, log zerolog.Logger, f *publishF
 		return f.explain(err)
 	}
 	warnUnsafeInUse(ctx, log, cfg, req)
-	conn, err := natsconn.Open(cfg.Config, "webhooks-publisher-cli", log)
+	conn, err := natsconn.Open(cfg.NATS(), "webhooks-publisher-cli", log)
 	if err != nil {
 		return err
 	}

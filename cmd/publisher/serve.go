@@ -59,7 +59,7 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger) error {
 	ingestLn, opsLn, downloadLn, consoleLn := lns[0], lns[1], lns[2], lns[3]
 	log.Info().Str("version", version.Version).Msg("publisher starting")
 	warnUnsafe(log, cfg)
-	conn, err := natsconn.Open(cfg.Config, "webhooks-publisher", log)
+	conn, err := natsconn.Open(cfg.NATS(), "webhooks-publisher", log)
 	if err != nil {
 		return err
 	}

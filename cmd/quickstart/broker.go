@@ -50,7 +50,7 @@ func broker(ctx context.Context, o options, out io.Writer) error {
 		return err
 	}
 	c.EmbeddedPort, c.EmbeddedStoreDir = port, o.storeDir
-	conn, err := natsconn.Open(c.Config, "quickstart-broker", log)
+	conn, err := natsconn.Open(c.NATS(), "quickstart-broker", log)
 	if err != nil {
 		return err
 	}

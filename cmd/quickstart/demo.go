@@ -92,7 +92,7 @@ func demo(ctx context.Context, o options, out io.Writer) error {
 		return err
 	}
 
-	conn, err := natsconn.Open(s.Config, "quickstart", log)
+	conn, err := natsconn.Open(s.NATS(), "quickstart", log)
 	if err != nil {
 		return err
 	}

@@ -81,7 +81,7 @@ func TestQuickstartPicksFreePortsForTakenDefaults(t *testing.T) {
 	get(publisher+"/v1/status?event_id="+strings.TrimSuffix(undelivered, "'"), true)
 	// The consumer lag series read the quickstart's own consumer.
 	if m := get(ops+"/metrics", false); !strings.Contains(m, "webhooks_jetstream_up 1") ||
-		!strings.Contains(m, "webhooks_consumer_pending_messages 0") {
+		!strings.Contains(m, `webhooks_consumer_pending_messages{partition="none"} 0`) {
 		t.Errorf("the deliverer's metrics do not read its consumer:\n%s", grep(m, "webhooks_"))
 	}
 

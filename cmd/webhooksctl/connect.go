@@ -73,7 +73,7 @@ func (c *cli) connectWith(s config.Common, log zerolog.Logger, gate *gatedWriter
 	if strings.TrimSpace(s.URL) == "" {
 		return nil, ErrNoNATSURL
 	}
-	conn, err := natsconn.Open(s.Config, "webhooksctl", log)
+	conn, err := natsconn.Open(s.NATS(), "webhooksctl", log)
 	if err != nil {
 		return nil, err
 	}

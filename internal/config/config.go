@@ -41,6 +41,9 @@ type Common struct {
 	// AttemptsMaxAge is how long attempt records wait on WEBHOOKS_ATTEMPTS
 	// for the log writer: the longest log-store outage survived.
 	AttemptsMaxAge time.Duration `envconfig:"STREAMS_ATTEMPTS_MAX_AGE" default:"24h"`
+	// Partitions is the number of deliver partitions; above 1 every NATS
+	// server needs the subject mapping `webhooksctl partitions mapping` prints.
+	Partitions int `envconfig:"STREAMS_PARTITIONS" default:"1"`
 
 	// AllowDestinations is the UNSAFE allow-list of private destinations
 	// (CIDRs, IPs, host names), for local receivers and tests.
@@ -103,6 +106,9 @@ func (c Common) streamProblems() []error {
 	if c.AttemptsMaxAge < time.Minute {
 		p = append(p, Bad("STREAMS_ATTEMPTS_MAX_AGE", "got %v, want >= 1m", c.AttemptsMaxAge))
 	}
+	if c.Partitions < 1 || c.Partitions > streams.MaxPartitions {
+		p = append(p, Bad("STREAMS_PARTITIONS", "got %d, want 1..%d", c.Partitions, streams.MaxPartitions))
+	}
 	if len(p) == 0 {
 		if err := c.Streams().Validate(); err != nil {
 			p = append(p, fmt.Errorf("STREAMS_* settings: %w", err))
@@ -146,12 +152,20 @@ func (c Common) Logger(w io.Writer, component string) (zerolog.Logger, error) {
 	return zerolog.New(w).Level(level).With().Timestamp().Str("component", component).Logger(), nil
 }
 
+// NATS returns the connection settings, the embedded server (used when
+// NATS_URL is empty) holding the partition mapping of STREAMS_PARTITIONS.
+func (c Common) NATS() natsconn.Config {
+	n := c.Config
+	n.EmbeddedMappings = c.Streams().Mappings()
+	return n
+}
+
 // Streams returns the streams configuration.
 func (c Common) Streams() streams.Config {
 	return streams.Config{
 		Replicas: c.Replicas, AckWait: c.AckWait, MaxAckPending: c.MaxAckPending,
 		DuplicateWindow: c.DuplicateWindow, UndeliveredMaxAge: c.UndeliveredMaxAge,
-		AttemptsMaxAge: c.AttemptsMaxAge,
+		AttemptsMaxAge: c.AttemptsMaxAge, Partitions: c.Partitions,
 	}.WithDefaults()
 }
 

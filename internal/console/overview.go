@@ -13,6 +13,7 @@ import (
 
 	"github.com/sixtyfour-oss/webhooks/internal/logstore"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
+	"github.com/sixtyfour-oss/webhooks/pkg/streams"
 )
 
 // Overview sizes.
@@ -157,15 +158,17 @@ func (c *console) undeliveredCount(ctx context.Context, org string) (uint64, err
 	return n, nil
 }
 
-// lag reads the deliverers' consumer.
+// lag reads the deliverers' consumer on every deliver partition, summed.
 func (c *console) lag(ctx context.Context) *lagView {
-	cons, err := c.cfg.JS.Consumer(ctx, c.cfg.Streams.DeliverStream, c.cfg.Streams.Consumer)
-	if err == nil {
-		var info *jetstream.ConsumerInfo
-		if info, err = cons.Info(ctx); err == nil {
-			return &lagView{Pending: info.NumPending, AckPending: uint64(info.NumAckPending)}
-		}
+	parts, err := streams.DeliverLag(ctx, c.cfg.JS, c.cfg.Streams)
+	if err != nil {
+		c.log.Error().Err(err).Msg("console: consumer info")
+		return &lagView{Err: true}
 	}
-	c.log.Error().Err(err).Msg("console: consumer info")
-	return &lagView{Err: true}
+	var v lagView
+	for _, p := range parts {
+		v.Pending += p.Info.NumPending
+		v.AckPending += uint64(p.Info.NumAckPending)
+	}
+	return &v
 }

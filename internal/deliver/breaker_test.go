@@ -185,9 +185,9 @@ func TestWatchdogRecreatesAStuckPull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	real := d.messages
+	real := d.sources[0].messages
 	var pulls atomic.Int32
-	d.messages = func(opts ...jetstream.PullMessagesOpt) (jetstream.MessagesContext, error) {
+	d.sources[0].messages = func(opts ...jetstream.PullMessagesOpt) (jetstream.MessagesContext, error) {
 		if pulls.Add(1) == 1 {
 			return &stuckPull{stop: make(chan struct{})}, nil
 		}

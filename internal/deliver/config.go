@@ -62,6 +62,9 @@ const (
 	// DefaultShutdownTimeout bounds how long in-flight attempts may run
 	// after shutdown starts; what is left is redelivered later.
 	DefaultShutdownTimeout = 30 * time.Second
+	// DefaultDiscoverEvery is how often a deliverer looks for new
+	// partition streams.
+	DefaultDiscoverEvery = 15 * time.Second
 	// DefaultBodyDrainLimit is how much of a response body is read (then
 	// discarded) beyond the kept excerpt, so the connection can be reused.
 	DefaultBodyDrainLimit = 64 << 10
@@ -109,6 +112,15 @@ type Config struct {
 	OutcomeRecordBudget time.Duration
 	// ShutdownTimeout: see DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
+	// OnlyPartitions restricts the partitions of the configured count this
+	// deliverer pulls from to these indexes; empty means all. The
+	// unpartitioned stream, and the partitions of another count while they
+	// drain, are always pulled from.
+	OnlyPartitions []int
+	// DiscoverEvery is how often partition streams made after start are
+	// looked for (a change of the partition count). Defaults to
+	// DefaultDiscoverEvery.
+	DiscoverEvery time.Duration
 	// Now is the clock. Defaults to time.Now.
 	Now func() time.Time
 	// Links configures signed results_download_url and the wait for a
@@ -170,6 +182,9 @@ func (c Config) withDefaults() Config {
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout
 	}
+	if c.DiscoverEvery == 0 {
+		c.DiscoverEvery = DefaultDiscoverEvery
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -209,6 +224,13 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: OutcomeRecordBudget = %v, want > 0", ErrInvalidConfig, c.OutcomeRecordBudget)
 	case c.ShutdownTimeout <= 0:
 		return fmt.Errorf("%w: ShutdownTimeout = %v, want > 0", ErrInvalidConfig, c.ShutdownTimeout)
+	case c.DiscoverEvery < 10*time.Millisecond:
+		return fmt.Errorf("%w: DiscoverEvery = %v, want >= 10ms", ErrInvalidConfig, c.DiscoverEvery)
+	}
+	for _, k := range c.OnlyPartitions {
+		if k < 0 || k >= c.Streams.Partitions {
+			return fmt.Errorf("%w: OnlyPartitions holds %d, want 0..%d (Partitions = %d)", ErrInvalidConfig, k, c.Streams.Partitions-1, c.Streams.Partitions)
+		}
 	}
 	return nil
 }

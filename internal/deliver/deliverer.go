@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,11 +25,11 @@ type SecretSource interface {
 	Signing(orgID string, now time.Time) ([]string, error)
 }
 
-// Deliverer consumes the WEBHOOKS consumer and delivers each event.
+// Deliverer consumes the deliverers' consumer of WEBHOOKS and of every
+// partition stream, and delivers each event.
 type Deliverer struct {
 	cfg         Config
 	js          jetstream.JetStream
-	consumer    jetstream.Consumer
 	undelivered jetstream.Stream
 	client      *http.Client
 	secrets     SecretSource
@@ -38,11 +39,10 @@ type Deliverer struct {
 	log         zerolog.Logger
 
 	metrics *metrics.Deliverer
-	pulling atomic.Bool
-	lastMsg atomic.Int64                              // unix nanoseconds of the last message pulled
-	current atomic.Pointer[jetstream.MessagesContext] // the pull in use, for the watchdog
-	// messages opens a pull; tests replace it to simulate a stuck pull.
-	messages func(opts ...jetstream.PullMessagesOpt) (jetstream.MessagesContext, error)
+
+	sourcesMu sync.Mutex
+	sources   []*source // the consumers pulled from; the unpartitioned stream's first
+	running   atomic.Bool
 
 	slots    chan struct{} // worker slots: attempts in flight
 	waiting  chan struct{} // messages waiting for a busy host
@@ -80,10 +80,6 @@ func New(ctx context.Context, js jetstream.JetStream, client *http.Client, secre
 	if client == nil {
 		return nil, fmt.Errorf("%w: nil HTTP client", ErrInvalidConfig)
 	}
-	cons, err := js.Consumer(ctx, cfg.Streams.DeliverStream, cfg.Streams.Consumer)
-	if err != nil {
-		return nil, fmt.Errorf("deliver: bind consumer %s on %s: %w", cfg.Streams.Consumer, cfg.Streams.DeliverStream, err)
-	}
 	if _, err := js.Stream(ctx, cfg.Streams.AttemptsStream); err != nil {
 		return nil, fmt.Errorf("deliver: open stream %s: %w", cfg.Streams.AttemptsStream, err)
 	}
@@ -95,12 +91,14 @@ func New(ctx context.Context, js jetstream.JetStream, client *http.Client, secre
 		secrets = noSecrets{}
 	}
 	d := &Deliverer{
-		cfg: cfg, js: js, consumer: cons, undelivered: undelivered, client: client, secrets: secrets,
+		cfg: cfg, js: js, undelivered: undelivered, client: client, secrets: secrets,
 		hosts: newHostLimiter(cfg.PerHostConcurrency), log: *cfg.Logger, metrics: cfg.Metrics,
 		slots: make(chan struct{}, cfg.Concurrency), waiting: make(chan struct{}, cfg.MaxWaiting+cfg.Concurrency),
 		handoff: make(chan jetstream.Msg), quit: make(chan struct{}),
 	}
-	d.messages = cons.Messages
+	if d.sources, err = d.bindSources(ctx); err != nil {
+		return nil, err
+	}
 	if d.recorder, err = newRecorder(d, js.Conn(), cfg.Concurrency); err != nil {
 		return nil, err
 	}
@@ -134,15 +132,36 @@ func (d *Deliverer) Run(ctx context.Context) error {
 	// ends; it is cancelled when the shutdown deadline passes.
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
+	var labels []string
+	for _, s := range d.sources {
+		labels = append(labels, s.part.Stream)
+	}
 	d.log.Info().Int("concurrency", d.cfg.Concurrency).Int("prefetch", d.cfg.Prefetch).
-		Int("per_host", d.cfg.PerHostConcurrency).Str("consumer", d.cfg.Streams.Consumer).Msg("deliverer started")
+		Int("per_host", d.cfg.PerHostConcurrency).Str("consumer", d.cfg.Streams.Consumer).
+		Strs("streams", labels).Int("partitions", d.cfg.Streams.Partitions).Msg("deliverer started")
 
 	go d.watchdog(ctx)
 	if d.cfg.Links.Store != nil && d.cfg.Links.Signer != nil {
 		go d.runWaiter(ctx)
 	}
 	go d.recorder.run(work)
-	err := d.pull(ctx, work)
+	var pulls sync.WaitGroup
+	start := func(src *source) {
+		d.sourcesMu.Lock()
+		if !slices.Contains(d.sources, src) {
+			d.sources = append(d.sources, src)
+		}
+		d.sourcesMu.Unlock()
+		pulls.Go(func() { d.pull(ctx, work, src) })
+	}
+	for _, src := range d.activeSources() {
+		start(src)
+	}
+	d.running.Store(true)
+	pulls.Go(func() { d.discover(ctx, work, start) })
+	pulls.Wait()
+	d.running.Store(false)
+	var err error
 
 	done := make(chan struct{})
 	go func() {
@@ -164,57 +183,75 @@ func (d *Deliverer) Run(ctx context.Context) error {
 	return err
 }
 
-// pull is the service loop: it takes a worker slot, then the next message,
-// and hands the message to a goroutine. It only schedules.
-func (d *Deliverer) pull(ctx, work context.Context) error {
+// pull is the service loop of one source: it takes the next message, then
+// a worker slot, and hands the message to a goroutine. It only schedules.
+// The sources take turns at the slots (waiting senders on a channel are
+// served in order), so a partition with a backlog takes its share of the
+// workers and no more while the others have messages too. It returns when
+// ctx ends, or when src's stream was removed after a change of the
+// partition count.
+func (d *Deliverer) pull(ctx, work context.Context, src *source) {
+	log := d.log.With().Str("stream", src.part.Stream).Logger()
 	for ctx.Err() == nil {
-		it, err := d.messages(jetstream.PullMaxMessages(d.cfg.Prefetch))
+		it, err := src.messages(jetstream.PullMaxMessages(d.cfg.Prefetch))
 		if err != nil {
-			d.log.Error().Err(err).Msg("cannot start pulling; retrying in 1s")
+			if d.streamGone(src, err) {
+				src.gone.Store(true)
+				log.Info().Err(err).Msg("partition stream removed (drained after a change of the partition count): no longer pulling from it")
+				return
+			}
+			log.Error().Err(err).Msg("cannot start pulling; retrying in 1s")
 			if !retry.Pause(ctx, time.Second) {
-				return nil
+				return
 			}
 			continue
 		}
-		d.lastMsg.Store(time.Now().UnixNano())
-		d.current.Store(&it)
-		d.pulling.Store(true)
-		d.drain(ctx, work, it)
-		d.pulling.Store(false)
-		d.current.Store(nil)
+		src.lastMsg.Store(time.Now().UnixNano())
+		src.current.Store(&it)
+		src.pulling.Store(true)
+		err = d.drain(ctx, work, src, it)
+		src.pulling.Store(false)
+		src.current.Store(nil)
 		it.Stop()
+		if err != nil && d.streamGone(src, err) {
+			src.gone.Store(true)
+			log.Info().Err(err).Msg("partition stream removed (drained after a change of the partition count): no longer pulling from it")
+			return
+		}
 	}
-	return nil
 }
 
 // drain delivers messages from one iterator until ctx ends or the iterator
-// fails; the caller then makes a new one.
-func (d *Deliverer) drain(ctx, work context.Context, it jetstream.MessagesContext) {
+// fails (its error is returned); the caller then makes a new one.
+func (d *Deliverer) drain(ctx, work context.Context, src *source, it jetstream.MessagesContext) error {
 	for {
 		// Back-pressure: no new message while the waiting room is full.
 		for len(d.waiting) >= d.cfg.MaxWaiting {
 			if !retry.Pause(ctx, 5*time.Millisecond) {
-				return
+				return nil
 			}
-		}
-		select {
-		case d.slots <- struct{}{}:
-		case <-ctx.Done():
-			return
 		}
 		msg, err := d.next(ctx, it)
 		if err != nil {
-			<-d.slots
 			if ctx.Err() != nil {
-				return
+				return nil
 			}
-			d.log.Warn().Err(err).Msg("pull interrupted; re-creating the pull")
+			d.log.Warn().Err(err).Str("stream", src.part.Stream).Msg("pull interrupted; re-creating the pull")
 			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || errors.Is(err, jetstream.ErrConsumerDeleted) {
 				retry.Pause(ctx, 100*time.Millisecond)
 			}
-			return
+			return err
 		}
-		d.lastMsg.Store(time.Now().UnixNano())
+		src.lastMsg.Store(time.Now().UnixNano())
+		src.pulled.Inc()
+		// A message taken while every worker is busy waits here; at
+		// shutdown it is left unacknowledged, as the prefetched ones are,
+		// and redelivered after AckWait.
+		select {
+		case d.slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil
+		}
 		d.inflight.Add(1)
 		d.metrics.InFlight(1)
 		select {
@@ -280,27 +317,44 @@ func (d *Deliverer) watchdog(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		idle := time.Since(time.Unix(0, d.lastMsg.Load()))
-		if !d.pulling.Load() || idle < d.cfg.StallTimeout || len(d.slots) == cap(d.slots) {
-			continue
-		}
-		ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		info, err := d.consumer.Info(ictx)
-		cancel()
-		if err != nil || info.NumPending == 0 {
-			continue
-		}
-		if it := d.current.Load(); it != nil {
-			d.log.Warn().Dur("idle", idle).Uint64("pending", info.NumPending).Int("busy_workers", len(d.slots)).
-				Msg("watchdog: no messages pulled while some are pending and workers are free; re-creating the pull")
-			d.metrics.PullRestart()
-			d.lastMsg.Store(time.Now().UnixNano())
-			(*it).Stop()
+		for _, src := range d.activeSources() {
+			d.checkStalled(ctx, src)
 		}
 	}
 }
 
-// Ready reports whether the deliverer is pulling from its consumer: false
-// before Run starts, while a pull is being re-created, and after shutdown
-// began.
-func (d *Deliverer) Ready() bool { return d.pulling.Load() }
+// checkStalled re-creates src's pull when it is stalled.
+func (d *Deliverer) checkStalled(ctx context.Context, src *source) {
+	idle := time.Since(time.Unix(0, src.lastMsg.Load()))
+	if !src.pulling.Load() || idle < d.cfg.StallTimeout || len(d.slots) == cap(d.slots) {
+		return
+	}
+	ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	info, err := src.consumer.Info(ictx)
+	cancel()
+	if err != nil || info.NumPending == 0 {
+		return
+	}
+	if it := src.current.Load(); it != nil {
+		d.log.Warn().Str("stream", src.part.Stream).Dur("idle", idle).Uint64("pending", info.NumPending).Int("busy_workers", len(d.slots)).
+			Msg("watchdog: no messages pulled while some are pending and workers are free; re-creating the pull")
+		d.metrics.PullRestart()
+		src.lastMsg.Store(time.Now().UnixNano())
+		(*it).Stop()
+	}
+}
+
+// Ready reports whether the deliverer is pulling from every consumer it
+// binds: false before Run starts, while a pull is being re-created, and
+// after shutdown began.
+func (d *Deliverer) Ready() bool {
+	if !d.running.Load() {
+		return false
+	}
+	for _, src := range d.activeSources() {
+		if !src.pulling.Load() {
+			return false
+		}
+	}
+	return true
+}

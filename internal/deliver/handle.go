@@ -179,8 +179,9 @@ func (d *Deliverer) identify(msg jetstream.Msg, meta *jetstream.MsgMetadata) eve
 // matchSubject refuses a request published on another organization's or
 // source's subject.
 func (d *Deliverer) matchSubject(ev event, req *envelope.Request) error {
-	if want := d.cfg.Streams.DeliverSubject(req.OrgID, req.Source); ev.msg.Subject() != want {
-		return fmt.Errorf("%w: published on subject %q but org_id/source say %q", envelope.ErrInvalid, ev.msg.Subject(), want)
+	org, src, ok := d.cfg.Streams.ParseDeliverSubject(ev.msg.Subject())
+	if !ok || org != req.OrgID || src != req.Source {
+		return fmt.Errorf("%w: published on subject %q but org_id/source say %q", envelope.ErrInvalid, ev.msg.Subject(), d.cfg.Streams.DeliverSubject(req.OrgID, req.Source))
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
+	"github.com/sixtyfour-oss/webhooks/internal/embedded"
 	"github.com/sixtyfour-oss/webhooks/internal/jstest"
 	"github.com/sixtyfour-oss/webhooks/pkg/egress"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
@@ -43,7 +44,7 @@ type harness struct {
 
 func newHarness(t *testing.T, sc streams.Config) *harness {
 	t.Helper()
-	s := jstest.Server(t)
+	s := jstest.ServerWith(t, embedded.Config{Mappings: sc.WithDefaults().Mappings()})
 	_, js := jstest.Connect(t, s)
 	ctx := jstest.Context(t, 10*time.Second)
 	if sc.AckWait == 0 {

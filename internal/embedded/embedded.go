@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sort"
 	"strconv"
 	"time"
 
@@ -56,6 +57,10 @@ type Config struct {
 	Logger server.Logger
 	// StartTimeout bounds the wait for readiness. Defaults to DefaultStartTimeout.
 	StartTimeout time.Duration
+	// Mappings are subject mappings of the server's global account, source
+	// to destination (streams.Config.Mappings for a partitioned pipeline).
+	// Optional.
+	Mappings map[string]string
 }
 
 // Start launches the server and waits until it accepts connections. The
@@ -89,6 +94,13 @@ func Start(cfg Config) (*server.Server, error) {
 		NoSigs:     true,
 		NoLog:      cfg.Logger == nil,
 	}
+	if len(cfg.Mappings) > 0 {
+		global := server.NewAccount(server.DEFAULT_GLOBAL_ACCOUNT)
+		if err := addMappings(global, cfg.Mappings); err != nil {
+			return nil, err
+		}
+		opts.Accounts = []*server.Account{global}
+	}
 	s, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("embedded: configure server: %w", err)
@@ -118,4 +130,26 @@ func checkListen(host string, port int) error {
 		return fmt.Errorf("%w: %w", ErrCannotListen, err) // err names the address
 	}
 	return ln.Close()
+}
+
+// SetMappings installs mappings on the running server s, replacing any
+// mapping of the same source at once (connections already open follow the
+// new one with their next message). Each server of a cluster needs it.
+func SetMappings(s *server.Server, mappings map[string]string) error {
+	return addMappings(s.GlobalAccount(), mappings)
+}
+
+// addMappings adds each mapping to acc, in a stable order.
+func addMappings(acc *server.Account, mappings map[string]string) error {
+	srcs := make([]string, 0, len(mappings))
+	for src := range mappings {
+		srcs = append(srcs, src)
+	}
+	sort.Strings(srcs)
+	for _, src := range srcs {
+		if err := acc.AddMapping(src, mappings[src]); err != nil {
+			return fmt.Errorf("embedded: subject mapping %s -> %s: %w", src, mappings[src], err)
+		}
+	}
+	return nil
 }

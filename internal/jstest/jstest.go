@@ -21,7 +21,16 @@ import (
 // server is shut down when the test ends.
 func Server(t testing.TB) *server.Server {
 	t.Helper()
-	s, err := embedded.Start(embedded.Config{Port: -1, StoreDir: t.TempDir()})
+	return ServerWith(t, embedded.Config{})
+}
+
+// ServerWith starts a JetStream server with cfg's mappings and sync
+// setting on a random port, its store in t.TempDir(); it is shut down when
+// the test ends.
+func ServerWith(t testing.TB, cfg embedded.Config) *server.Server {
+	t.Helper()
+	cfg.Port, cfg.StoreDir = -1, t.TempDir()
+	s, err := embedded.Start(cfg)
 	if err != nil {
 		t.Fatalf("jstest: %v", err)
 	}

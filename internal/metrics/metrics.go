@@ -22,6 +22,7 @@ type Deliverer struct {
 	circuits     *prometheus.CounterVec
 	circuitsOpen prometheus.Gauge
 	watchdog     prometheus.Counter
+	pulled       *prometheus.CounterVec
 }
 
 // NewDeliverer creates the deliverer's series and registers them on reg.
@@ -61,7 +62,11 @@ func NewDeliverer(reg prometheus.Registerer) *Deliverer {
 		Namespace: Namespace, Name: "pull_restarts_total",
 		Help: "Times the no-progress watchdog re-created the pull (messages pending, workers free, nothing received).",
 	})
-	reg.MustRegister(m.deliveries, m.attempts, m.inFlight, m.waiting, m.recordErrors, m.circuits, m.circuitsOpen, m.watchdog)
+	m.pulled = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "pulled_messages_total",
+		Help: "Messages pulled from each deliver partition (\"none\" is the unpartitioned WEBHOOKS stream), retries included.",
+	}, []string{"partition"})
+	reg.MustRegister(m.deliveries, m.attempts, m.inFlight, m.waiting, m.recordErrors, m.circuits, m.circuitsOpen, m.watchdog, m.pulled)
 	// Every label value exists from the start, at zero, so that dashboards
 	// and alerts see the series before the first event of each kind.
 	for _, outcome := range []string{"delivered", "retry", "dead_letter"} {
@@ -122,6 +127,15 @@ func (m *Deliverer) Circuit(to string, open int) {
 		m.circuits.WithLabelValues(to).Inc()
 		m.circuitsOpen.Set(float64(open))
 	}
+}
+
+// Pulled returns the counter of messages pulled from the partition with
+// label (streams.Partition.Label); with m nil, a counter nobody reads.
+func (m *Deliverer) Pulled(label string) prometheus.Counter {
+	if m == nil {
+		return prometheus.NewCounter(prometheus.CounterOpts{Name: "unregistered"})
+	}
+	return m.pulled.WithLabelValues(label)
 }
 
 // PullRestart counts a watchdog restart of the pull.

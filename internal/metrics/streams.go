@@ -14,8 +14,9 @@ import (
 const scrapeTimeout = 2 * time.Second
 
 // StreamCollector reports the pipeline's JetStream state at scrape time:
-// the consumer's pending and ack-pending counts (the autoscaling signal)
-// and the depth of the undelivered stream. A failed read is reported as
+// the deliverers' consumer's pending and ack-pending counts on each deliver
+// partition, labelled partition (the autoscaling signal is their sum), and
+// the depth of the undelivered stream. A failed read is reported as
 // webhooks_jetstream_up 0 and the other series are left out.
 type StreamCollector struct {
 	js  jetstream.JetStream
@@ -26,15 +27,15 @@ type StreamCollector struct {
 
 // NewStreamCollector returns a collector for the streams named by cfg.
 func NewStreamCollector(js jetstream.JetStream, cfg streams.Config) *StreamCollector {
-	d := func(name, help string) *prometheus.Desc {
-		return prometheus.NewDesc(prometheus.BuildFQName(Namespace, "", name), help, nil, nil)
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc(prometheus.BuildFQName(Namespace, "", name), help, labels, nil)
 	}
 	return &StreamCollector{
 		js: js, cfg: cfg.WithDefaults(),
 		up:          d("jetstream_up", "1 when the last scrape could read the consumer and streams, else 0."),
-		pending:     d("consumer_pending_messages", "Messages on WEBHOOKS not yet delivered to any deliverer (the backlog: scale deliverers on it)."),
-		ackPending:  d("consumer_ack_pending_messages", "Messages delivered and not yet acknowledged, including retries waiting out their delay."),
-		redelivered: d("consumer_redelivered_messages", "Messages delivered more than once and not yet acknowledged."),
+		pending:     d("consumer_pending_messages", "Messages on a deliver partition not yet delivered to any deliverer (the backlog: scale deliverers on the sum over partitions).", "partition"),
+		ackPending:  d("consumer_ack_pending_messages", "Messages delivered and not yet acknowledged, including retries waiting out their delay.", "partition"),
+		redelivered: d("consumer_redelivered_messages", "Messages delivered more than once and not yet acknowledged.", "partition"),
 		undelivered: d("undelivered_messages", "Events in WEBHOOKS_UNDELIVERED."),
 	}
 }
@@ -52,11 +53,7 @@ func (c *StreamCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *StreamCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
 	defer cancel()
-	cons, err := c.js.Consumer(ctx, c.cfg.DeliverStream, c.cfg.Consumer)
-	var ci *jetstream.ConsumerInfo
-	if err == nil {
-		ci, err = cons.Info(ctx)
-	}
+	parts, err := streams.DeliverLag(ctx, c.js, c.cfg)
 	var si *jetstream.StreamInfo
 	if err == nil {
 		var s jetstream.Stream
@@ -69,8 +66,11 @@ func (c *StreamCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 1)
-	ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(ci.NumPending))
-	ch <- prometheus.MustNewConstMetric(c.ackPending, prometheus.GaugeValue, float64(ci.NumAckPending))
-	ch <- prometheus.MustNewConstMetric(c.redelivered, prometheus.GaugeValue, float64(ci.NumRedelivered))
+	for _, p := range parts {
+		label, ci := p.Partition.Label(), p.Info
+		ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(ci.NumPending), label)
+		ch <- prometheus.MustNewConstMetric(c.ackPending, prometheus.GaugeValue, float64(ci.NumAckPending), label)
+		ch <- prometheus.MustNewConstMetric(c.redelivered, prometheus.GaugeValue, float64(ci.NumRedelivered), label)
+	}
 	ch <- prometheus.MustNewConstMetric(c.undelivered, prometheus.GaugeValue, float64(si.State.Msgs))
 }

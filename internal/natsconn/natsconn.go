@@ -43,6 +43,10 @@ type Config struct {
 	EmbeddedStoreDir string `envconfig:"NATS_EMBEDDED_STORE_DIR" default:"./data"`
 	// EmbeddedSyncAlways makes the embedded server fsync every write.
 	EmbeddedSyncAlways bool `envconfig:"NATS_EMBEDDED_SYNC_ALWAYS" default:"false"`
+	// EmbeddedMappings are the embedded server's subject mappings (the
+	// deliver partitions'); set by the caller from the streams config, not
+	// read from the environment.
+	EmbeddedMappings map[string]string `ignored:"true"`
 }
 
 // Validate checks the settings before anything connects or starts, and
@@ -143,7 +147,7 @@ func Open(cfg Config, name string, log zerolog.Logger) (*Conn, error) {
 	out := &Conn{closed: make(chan struct{})}
 	servers := cfg.URL
 	if servers == "" {
-		s, err := embedded.Start(embedded.Config{Port: cfg.EmbeddedPort, StoreDir: cfg.EmbeddedStoreDir, SyncAlways: cfg.EmbeddedSyncAlways})
+		s, err := embedded.Start(embedded.Config{Port: cfg.EmbeddedPort, StoreDir: cfg.EmbeddedStoreDir, SyncAlways: cfg.EmbeddedSyncAlways, Mappings: cfg.EmbeddedMappings})
 		if errors.Is(err, embedded.ErrCannotListen) {
 			return nil, fmt.Errorf("natsconn: NATS_EMBEDDED_PORT=%d: %w; set NATS_EMBEDDED_PORT to a free port (-1 picks one), or NATS_URL to use a running NATS server", cfg.EmbeddedPort, err)
 		}

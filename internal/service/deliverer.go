@@ -10,6 +10,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -45,6 +48,27 @@ type DelivererSettings struct {
 	// RetryAfterCap is the longest wait a receiver's Retry-After header (on
 	// a 429 or 503) may impose on the next attempt.
 	RetryAfterCap time.Duration `envconfig:"RETRY_AFTER_CAP" default:"60s"`
+	// OnlyPartitions restricts this process to some partitions of
+	// STREAMS_PARTITIONS, a comma-separated list of indexes; empty is all.
+	OnlyPartitions string `envconfig:"DELIVERER_PARTITIONS"`
+}
+
+// Partitions parses DELIVERER_PARTITIONS: nil for all partitions.
+func (s DelivererSettings) Partitions() ([]int, error) {
+	if strings.TrimSpace(s.OnlyPartitions) == "" {
+		return nil, nil
+	}
+	var out []int
+	for _, f := range strings.Split(s.OnlyPartitions, ",") {
+		k, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || k < 0 || k >= s.Common.Partitions {
+			return nil, config.Bad("DELIVERER_PARTITIONS", "got %q, want comma-separated partition indexes 0..%d (STREAMS_PARTITIONS=%d), or empty for all", s.OnlyPartitions, s.Common.Partitions-1, s.Common.Partitions)
+		}
+		if !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	return out, nil
 }
 
 // Validate checks every deliverer setting (the common ones, a master key
@@ -54,8 +78,10 @@ type DelivererSettings struct {
 // quickstart supplies the development key itself.
 func (s DelivererSettings) Validate() error {
 	_, policyErr := s.Policy()
+	_, partErr := s.Partitions()
 	return config.Check(
 		s.Common.Validate(),
+		partErr,
 		s.ValidateMasterKey(),
 		policyErr,
 		atLeast1("DELIVERER_CONCURRENCY", s.Concurrency),
@@ -132,6 +158,10 @@ func RunDelivererOn(ctx context.Context, s DelivererSettings, sc streams.Config,
 	if err != nil {
 		return err
 	}
+	only, err := s.Partitions()
+	if err != nil {
+		return err
+	}
 	destinations, urls, err := s.Destinations()
 	if err != nil {
 		return err
@@ -163,6 +193,7 @@ func RunDelivererOn(ctx context.Context, s DelivererSettings, sc streams.Config,
 		Streams: sc, Policy: policy, URLs: urls,
 		Concurrency: s.Concurrency, Prefetch: s.Prefetch, PerHostConcurrency: s.PerHostConcurrency,
 		ShutdownTimeout: s.ShutdownTimeout, Logger: &log, Metrics: metrics.NewDeliverer(reg), Links: links,
+		OnlyPartitions: only,
 	})
 	if err != nil {
 		return err

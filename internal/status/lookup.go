@@ -20,16 +20,13 @@ type lookup struct {
 	sc          streams.Config
 	store       logstore.Store
 	undelivered jetstream.Stream
-	deliver     jetstream.Stream
+	js          jetstream.JetStream
 }
 
 func newLookup(ctx context.Context, store logstore.Store, js jetstream.JetStream, sc streams.Config) (*lookup, error) {
-	l := &lookup{sc: sc, store: store}
+	l := &lookup{sc: sc, store: store, js: js}
 	var err error
 	if l.undelivered, err = openStream(ctx, js, sc.UndeliveredStream); err != nil {
-		return nil, err
-	}
-	if l.deliver, err = openStream(ctx, js, sc.DeliverStream); err != nil {
 		return nil, err
 	}
 	return l, nil

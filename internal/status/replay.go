@@ -57,25 +57,42 @@ func queued(failed Status, n int, msg *jetstream.RawStreamMsg) Status {
 	}
 }
 
-// queuedReplay returns the message of replay n of s's event on WEBHOOKS, or
-// nil when it is not there (not replayed, attempted and acknowledged, or
-// more than maxReplayScan messages in).
+// queuedReplay returns the message of replay n of s's event waiting on
+// WEBHOOKS or on its organization's partition, or nil when it is not there
+// (not replayed, attempted and acknowledged, or more than maxReplayScan
+// messages in).
 func (l *lookup) queuedReplay(ctx context.Context, s *Status, n int) (*jetstream.RawStreamMsg, error) {
-	if l.deliver == nil || !envelope.ValidOrgID(s.OrgID) || (s.Source != string(envelope.SourceJob) && s.Source != string(envelope.SourceWorkflow)) {
+	if !envelope.ValidOrgID(s.OrgID) || (s.Source != string(envelope.SourceJob) && s.Source != string(envelope.SourceWorkflow)) {
 		return nil, nil
 	}
 	// <prefix>.deliver.<org>.<source>, or .waiting. while a workflow run
-	// waits for its CSV.
-	subject := l.sc.SubjectPrefix + ".*." + s.OrgID + "." + s.Source
+	// waits for its CSV, on WEBHOOKS; the partition's own subject there.
+	for name, subject := range l.sc.PendingFilters(s.OrgID, envelope.Source(s.Source)) {
+		stream, err := openStream(ctx, l.js, name)
+		if err != nil {
+			return nil, err
+		}
+		if stream == nil {
+			continue
+		}
+		if msg, err := l.findReplay(ctx, stream, subject, s, n); msg != nil || err != nil {
+			return msg, err
+		}
+	}
+	return nil, nil
+}
+
+// findReplay scans subject of stream for replay n of s's event.
+func (l *lookup) findReplay(ctx context.Context, stream jetstream.Stream, subject string, s *Status, n int) (*jetstream.RawStreamMsg, error) {
 	ids, replay := s.EventID+":", strconv.Itoa(n)
 	seq := uint64(1)
 	for range maxReplayScan {
-		msg, err := l.deliver.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
+		msg, err := stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			return nil, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("status: look for replay %d of %s on %s: %w", n, s.EventID, l.sc.DeliverStream, err)
+			return nil, fmt.Errorf("status: look for replay %d of %s on %s: %w", n, s.EventID, stream.CachedInfo().Config.Name, err)
 		}
 		if msg.Header.Get(undelivered.HeaderReplay) == replay && strings.HasPrefix(msg.Header.Get(nats.MsgIdHdr), ids) {
 			return msg, nil

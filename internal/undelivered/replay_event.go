@@ -118,9 +118,12 @@ func (r *replayer) publish(ctx context.Context, e Entry, id identity, n int) (*j
 	msg.Data = e.Request
 	msg.Header.Set(nats.MsgIdHdr, ReplayMsgID(id.eventID, n))
 	msg.Header.Set(HeaderReplay, strconv.Itoa(n))
-	ack, err := r.js.PublishMsg(ctx, msg, jetstream.WithExpectStream(r.sc.DeliverStream))
+	ack, err := r.js.PublishMsg(ctx, msg)
+	if err == nil {
+		err = r.sc.CheckStored(ack)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("publish replay %d to %s: %w", n, r.sc.DeliverStream, err)
+		return nil, fmt.Errorf("publish replay %d to %s: %w", n, msg.Subject, err)
 	}
 	return ack, nil
 }

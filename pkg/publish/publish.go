@@ -196,9 +196,12 @@ func (p *Publisher) store(ctx context.Context, msg *nats.Msg) (*jetstream.PubAck
 	var last error
 	for try := 1; try <= p.cfg.Tries; try++ {
 		tctx, cancel := context.WithTimeout(ctx, p.cfg.TryTimeout)
-		ack, err := p.js.PublishMsg(tctx, msg, jetstream.WithExpectStream(p.cfg.Streams.DeliverStream))
+		ack, err := p.js.PublishMsg(tctx, msg)
 		cancel()
 		if err == nil {
+			if err := p.cfg.Streams.CheckStored(ack); err != nil {
+				return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+			}
 			return ack, nil
 		}
 		var apiErr *jetstream.APIError

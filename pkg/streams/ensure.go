@@ -169,6 +169,10 @@ type Resources struct {
 	// Results is the results bucket, opened so that reads hold one chunk
 	// at a time (see results.Bucket); it is a jetstream.ObjectStore.
 	Results *results.Bucket
+	// Partitions are the configured partition streams and their consumers
+	// (none when the config is not partitioned); Deliver and Consumer are
+	// the unpartitioned stream's.
+	Partitions []PartitionResources
 }
 
 // Ensure creates every stream, the consumer and the secrets bucket, or
@@ -198,6 +202,9 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c Config) (*Resources, 
 	}
 	if r.Waiter, err = r.Deliver.CreateOrUpdateConsumer(ctx, c.WaiterConsumerConfig()); err != nil {
 		return nil, consumerError(ctx, r.Deliver, c.WaiterConsumer, err)
+	}
+	if r.Partitions, err = ensurePartitions(ctx, js, c); err != nil {
+		return nil, err
 	}
 	if r.Secrets, err = js.CreateOrUpdateKeyValue(ctx, c.SecretsBucketConfig()); err != nil {
 		return nil, fmt.Errorf("streams: ensure bucket %s: %w", c.SecretsBucket, err)

@@ -118,6 +118,9 @@ type Config struct {
 	// MaxAckPending is the consumer's limit of unacknowledged messages.
 	// Defaults to DefaultMaxAckPending.
 	MaxAckPending int
+	// Partitions is the number of deliver partitions (1..MaxPartitions):
+	// above 1, every server needs Mappings. Defaults to DefaultPartitions.
+	Partitions int
 }
 
 // WithDefaults returns c with every zero field set to its default.
@@ -159,6 +162,9 @@ func (c Config) WithDefaults() Config {
 	if c.MaxAckPending == 0 {
 		c.MaxAckPending = DefaultMaxAckPending
 	}
+	if c.Partitions == 0 {
+		c.Partitions = DefaultPartitions
+	}
 	return c
 }
 
@@ -175,6 +181,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: MaxAckPending = %d, want >= 1", ErrInvalidConfig, c.MaxAckPending)
 	case c.AttemptsMaxAge < time.Minute:
 		return fmt.Errorf("%w: AttemptsMaxAge = %v, want >= 1m", ErrInvalidConfig, c.AttemptsMaxAge)
+	case c.Partitions < 1 || c.Partitions > MaxPartitions:
+		return fmt.Errorf("%w: Partitions = %d, want 1..%d", ErrInvalidConfig, c.Partitions, MaxPartitions)
 	}
 	for name, v := range map[string]string{
 		"DeliverStream": c.DeliverStream, "UndeliveredStream": c.UndeliveredStream, "OutcomesStream": c.OutcomesStream,

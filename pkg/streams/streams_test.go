@@ -75,6 +75,8 @@ func TestConfigValidate(t *testing.T) {
 		{"stream name", streams.Config{DeliverStream: "WEB HOOKS"}},
 		{"prefix", streams.Config{SubjectPrefix: "a.b"}},
 		{"attempt buffer under a minute", streams.Config{AttemptsMaxAge: time.Second}},
+		{"negative partitions", streams.Config{Partitions: -1}},
+		{"too many partitions", streams.Config{Partitions: streams.MaxPartitions + 1}},
 	}
 	for _, tt := range tests {
 		if err := tt.cfg.WithDefaults().Validate(); !errors.Is(err, streams.ErrInvalidConfig) {

@@ -1,0 +1,163 @@
+package deliver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sixtyfour-oss/webhooks/pkg/streams"
+)
+
+// source is one durable consumer the deliverer pulls from: the
+// unpartitioned stream's, or one partition's.
+type source struct {
+	part     streams.Partition
+	consumer jetstream.Consumer
+	// messages opens a pull; tests replace it to simulate a stuck pull.
+	messages func(opts ...jetstream.PullMessagesOpt) (jetstream.MessagesContext, error)
+	pulled   prometheus.Counter
+
+	pulling atomic.Bool
+	lastMsg atomic.Int64                              // unix nanoseconds of the last message pulled
+	current atomic.Pointer[jetstream.MessagesContext] // the pull in use, for the watchdog
+	gone    atomic.Bool                               // its stream was removed: the pull loop ended
+}
+
+// wanted reports whether the deliverer consumes partition p: the
+// unpartitioned stream always, a partition of the configured count when no
+// subset is configured or it is in the subset, and a partition of another
+// count (left from a change of the count, draining) always.
+func (c Config) wanted(p streams.Partition) bool {
+	if p.Of == 0 || p.Of != c.Streams.Partitions || len(c.OnlyPartitions) == 0 {
+		return true
+	}
+	return slices.Contains(c.OnlyPartitions, p.Index)
+}
+
+// bindSources binds the consumer of every partition the deliverer
+// consumes. The unpartitioned stream's and the configured partitions'
+// consumers must exist (streams.Ensure creates them); a stream of another
+// count without the consumer is skipped.
+func (d *Deliverer) bindSources(ctx context.Context) ([]*source, error) {
+	parts, err := streams.DeliverPartitions(ctx, d.js, d.cfg.Streams)
+	if err != nil {
+		return nil, fmt.Errorf("deliver: %w", err)
+	}
+	found := map[string]bool{}
+	for _, p := range parts {
+		found[p.Stream] = true
+	}
+	for _, p := range d.cfg.Streams.ConfiguredPartitions() {
+		if !found[p.Stream] {
+			return nil, fmt.Errorf("deliver: stream %s (partition %s) does not exist: run streams.Ensure with the same partition count first", p.Stream, p.Label())
+		}
+	}
+	var out []*source
+	for _, p := range parts {
+		if !d.cfg.wanted(p) {
+			continue
+		}
+		src, err := d.bind(ctx, p)
+		if err != nil {
+			if p.Of != 0 && p.Of != d.cfg.Streams.Partitions && errors.Is(err, jetstream.ErrConsumerNotFound) {
+				continue
+			}
+			return nil, err
+		}
+		out = append(out, src)
+	}
+	return out, nil
+}
+
+// bind binds the deliverers' consumer of partition p.
+func (d *Deliverer) bind(ctx context.Context, p streams.Partition) (*source, error) {
+	cons, err := d.js.Consumer(ctx, p.Stream, d.cfg.Streams.Consumer)
+	if err != nil {
+		return nil, fmt.Errorf("deliver: bind consumer %s on %s: %w", d.cfg.Streams.Consumer, p.Stream, err)
+	}
+	return &source{part: p, consumer: cons, messages: cons.Messages, pulled: d.metrics.Pulled(p.Label())}, nil
+}
+
+// discover looks for partition streams made after start (a change of the
+// partition count under way) every DiscoverEvery and starts pulling from
+// each, until ctx ends.
+func (d *Deliverer) discover(ctx, work context.Context, start func(*source)) {
+	tick := time.NewTicker(d.cfg.DiscoverEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		parts, err := streams.DeliverPartitions(dctx, d.js, d.cfg.Streams)
+		if err != nil {
+			cancel()
+			d.log.Warn().Err(err).Msg("cannot list the partition streams; trying again later")
+			continue
+		}
+		for _, p := range parts {
+			if !d.cfg.wanted(p) || d.hasSource(p.Stream) {
+				continue
+			}
+			src, err := d.bind(dctx, p)
+			if err != nil {
+				if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+					d.log.Warn().Err(err).Str("stream", p.Stream).Msg("cannot pull from a new partition stream; trying again later")
+				}
+				continue
+			}
+			d.log.Info().Str("stream", p.Stream).Str("partition", p.Label()).Msg("pulling from a new partition stream")
+			start(src)
+		}
+		cancel()
+	}
+}
+
+// hasSource reports whether the deliverer pulls from stream.
+func (d *Deliverer) hasSource(stream string) bool {
+	d.sourcesMu.Lock()
+	defer d.sourcesMu.Unlock()
+	for _, s := range d.sources {
+		if s.part.Stream == stream && !s.gone.Load() {
+			return true
+		}
+	}
+	return false
+}
+
+// activeSources returns the sources being pulled from.
+func (d *Deliverer) activeSources() []*source {
+	d.sourcesMu.Lock()
+	defer d.sourcesMu.Unlock()
+	out := make([]*source, 0, len(d.sources))
+	for _, s := range d.sources {
+		if !s.gone.Load() {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// streamGone reports whether err says that src's stream or consumer no
+// longer exists, for a partition of another count (removed once drained):
+// its pull loop ends. The configured streams are never given up.
+func (d *Deliverer) streamGone(src *source, err error) bool {
+	if src.part.Of == 0 || src.part.Of == d.cfg.Streams.Partitions {
+		return false
+	}
+	if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, ierr := src.consumer.Info(ctx)
+	return errors.Is(ierr, jetstream.ErrConsumerNotFound) || errors.Is(ierr, jetstream.ErrStreamNotFound)
+}

@@ -1,0 +1,359 @@
+package streams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
+)
+
+// DefaultPartitions is the number of deliver partitions: 1 keeps every
+// pending delivery on the one WEBHOOKS stream and needs no subject mapping
+// on the server, which suits local use; production clusters use several
+// (see the README's "Partitions").
+const DefaultPartitions = 1
+
+// MaxPartitions bounds Config.Partitions: each partition is a stream with
+// its own leader and a consumer per deliverer group.
+const MaxPartitions = 64
+
+// Partition is one stream the deliverers consume. The unpartitioned
+// stream (WEBHOOKS, Of 0) always exists: it takes events published while
+// the server has no partition mapping, and it keeps the workflow events
+// waiting for their CSV. A partitioned stream holds the pending deliveries
+// of the organizations that hash to Index of Of.
+type Partition struct {
+	// Stream is the stream's name: WEBHOOKS, or WEBHOOKS_P<of>_<index>.
+	Stream string
+	// Of is the partition count the stream belongs to; 0 for the
+	// unpartitioned stream.
+	Of int
+	// Index is the partition's number, 0..Of-1 (0 for the unpartitioned stream).
+	Index int
+}
+
+// Label names the partition in metrics and logs: "none" for the
+// unpartitioned stream, else "<index>/<of>".
+func (p Partition) Label() string {
+	if p.Of == 0 {
+		return "none"
+	}
+	return strconv.Itoa(p.Index) + "/" + strconv.Itoa(p.Of)
+}
+
+// Partitioned reports whether c spreads deliveries over several streams.
+func (c Config) Partitioned() bool { return c.Partitions > 1 }
+
+// PartitionOf returns the partition of an organization among c.Partitions:
+// FNV-1a (32 bits) of the organization id modulo the count, which is what
+// the server's partition() subject transform computes. It is 0 when c is
+// not partitioned.
+func (c Config) PartitionOf(orgID string) int {
+	return partitionOf(orgID, c.Partitions)
+}
+
+func partitionOf(orgID string, of int) int {
+	if of <= 1 {
+		return 0
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(orgID))
+	return int(h.Sum32() % uint32(of))
+}
+
+// PartitionStream is the name of partition index of of: <DeliverStream>_P<of>_<index>.
+func (c Config) PartitionStream(of, index int) string {
+	return c.DeliverStream + "_P" + strconv.Itoa(of) + "_" + strconv.Itoa(index)
+}
+
+// partitionPrefix starts the subjects of every partitioned stream.
+func (c Config) partitionPrefix() string { return c.SubjectPrefix + ".partition." }
+
+// PartitionSubject is where the server's mapping stores an event of orgID
+// and source when there are of partitions:
+// <prefix>.partition.<of>.<index>.<org_id>.<source>.
+func (c Config) PartitionSubject(of int, orgID string, source envelope.Source) string {
+	return c.partitionPrefix() + strconv.Itoa(of) + "." + strconv.Itoa(partitionOf(orgID, of)) + "." + orgID + "." + string(source)
+}
+
+// ConfiguredPartitions returns the streams of c, the unpartitioned one
+// first, then c.Partitions partitions when c is partitioned. Streams of
+// another count, left from a change of the count, are not included: see
+// DeliverPartitions.
+func (c Config) ConfiguredPartitions() []Partition {
+	out := []Partition{{Stream: c.DeliverStream}}
+	if !c.Partitioned() {
+		return out
+	}
+	for k := range c.Partitions {
+		out = append(out, Partition{Stream: c.PartitionStream(c.Partitions, k), Of: c.Partitions, Index: k})
+	}
+	return out
+}
+
+// Mappings returns the subject mapping every NATS server of the cluster
+// must hold when c is partitioned, source to destination: an event
+// published on <prefix>.deliver.<org>.<source> is stored on its
+// organization's partition stream. It is nil for an unpartitioned config.
+// The destination uses the server's partition() transform, whose hash
+// PartitionOf reproduces.
+func (c Config) Mappings() map[string]string {
+	if !c.Partitioned() {
+		return nil
+	}
+	n := strconv.Itoa(c.Partitions)
+	return map[string]string{
+		c.SubjectPrefix + ".deliver.*.*": c.partitionPrefix() + n + ".{{partition(" + n + ",1)}}.{{wildcard(1)}}.{{wildcard(2)}}",
+	}
+}
+
+// MappingConfig returns the mapping as a nats-server configuration block,
+// to paste into every server's configuration file (then reload each
+// server); "" for an unpartitioned config.
+func (c Config) MappingConfig() string {
+	m := c.Mappings()
+	if m == nil {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("mappings {\n")
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&b, "  %q: %q\n", k, m[k])
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
+
+// PartitionStreamConfig is the stream of partition index of of: WEBHOOKS's
+// settings on the partition's subjects.
+func (c Config) PartitionStreamConfig(of, index int) jetstream.StreamConfig {
+	sc := c.DeliverStreamConfig()
+	sc.Name = c.PartitionStream(of, index)
+	sc.Description = fmt.Sprintf("Pending webhook deliveries, partition %d of %d", index, of)
+	sc.Subjects = []string{c.partitionPrefix() + strconv.Itoa(of) + "." + strconv.Itoa(index) + ".>"}
+	return sc
+}
+
+// PartitionConsumerConfig is the deliverers' durable consumer on a
+// partition stream: the same settings as on WEBHOOKS, over the whole stream.
+func (c Config) PartitionConsumerConfig() jetstream.ConsumerConfig {
+	cc := c.ConsumerConfig()
+	cc.FilterSubject = ""
+	return cc
+}
+
+// ParseDeliverSubject returns the organization and source of a pending
+// delivery's subject: <prefix>.deliver.<org>.<source> on the unpartitioned
+// stream, or <prefix>.partition.<of>.<index>.<org>.<source> on a partition,
+// whose index must be the organization's. The second result is false for
+// any other subject.
+func (c Config) ParseDeliverSubject(subject string) (orgID string, source envelope.Source, ok bool) {
+	rest, found := strings.CutPrefix(subject, c.SubjectPrefix+".")
+	if !found {
+		return "", "", false
+	}
+	tok := strings.Split(rest, ".")
+	switch {
+	case len(tok) == 3 && tok[0] == "deliver":
+		return tok[1], envelope.Source(tok[2]), true
+	case len(tok) == 5 && tok[0] == "partition":
+		of, err1 := strconv.Atoi(tok[1])
+		index, err2 := strconv.Atoi(tok[2])
+		if err1 != nil || err2 != nil || of < 2 || of > MaxPartitions || index != partitionOf(tok[3], of) ||
+			tok[1] != strconv.Itoa(of) || tok[2] != strconv.Itoa(index) {
+			return "", "", false
+		}
+		return tok[3], envelope.Source(tok[4]), true
+	}
+	return "", "", false
+}
+
+// PendingFilters returns the streams and subject filters that may hold an
+// organization's pending deliveries of source, per c: the unpartitioned
+// stream (deliver and waiting subjects) and, when partitioned, the
+// organization's partition.
+func (c Config) PendingFilters(orgID string, source envelope.Source) map[string]string {
+	out := map[string]string{c.DeliverStream: c.SubjectPrefix + ".*." + orgID + "." + string(source)}
+	if c.Partitioned() {
+		out[c.PartitionStream(c.Partitions, c.PartitionOf(orgID))] = c.PartitionSubject(c.Partitions, orgID, source)
+	}
+	return out
+}
+
+// IsDeliverStream reports whether name is the unpartitioned deliver stream
+// or a partition stream of any count: a publish acknowledged by another
+// stream was stored where no deliverer reads it.
+func (c Config) IsDeliverStream(name string) bool {
+	if name == c.DeliverStream {
+		return true
+	}
+	_, _, ok := c.parsePartitionStream(name)
+	return ok
+}
+
+// parsePartitionStream reads <DeliverStream>_P<of>_<index>.
+func (c Config) parsePartitionStream(name string) (of, index int, ok bool) {
+	rest, found := strings.CutPrefix(name, c.DeliverStream+"_P")
+	if !found {
+		return 0, 0, false
+	}
+	a, b, found := strings.Cut(rest, "_")
+	if !found {
+		return 0, 0, false
+	}
+	of, err1 := strconv.Atoi(a)
+	index, err2 := strconv.Atoi(b)
+	if err1 != nil || err2 != nil || of < 2 || of > MaxPartitions || index < 0 || index >= of ||
+		a != strconv.Itoa(of) || b != strconv.Itoa(index) {
+		return 0, 0, false
+	}
+	return of, index, true
+}
+
+// DeliverPartitions returns every deliver stream that exists on the
+// server: the unpartitioned one first, then the partitions of every count,
+// ordered by count and index. Streams of a count other than c's are left
+// from a change of the count and are consumed until they are empty.
+func DeliverPartitions(ctx context.Context, js jetstream.JetStream, c Config) ([]Partition, error) {
+	c = c.WithDefaults()
+	out := []Partition{{Stream: c.DeliverStream}}
+	names := js.StreamNames(ctx, jetstream.WithStreamListSubject(c.partitionPrefix()+">"))
+	var parts []Partition
+	for name := range names.Name() {
+		if of, index, ok := c.parsePartitionStream(name); ok {
+			parts = append(parts, Partition{Stream: name, Of: of, Index: index})
+		}
+	}
+	if err := names.Err(); err != nil && !errors.Is(err, jetstream.ErrEndOfData) {
+		return nil, fmt.Errorf("streams: list the partition streams: %w", err)
+	}
+	sort.Slice(parts, func(i, j int) bool {
+		if parts[i].Of != parts[j].Of {
+			return parts[i].Of < parts[j].Of
+		}
+		return parts[i].Index < parts[j].Index
+	})
+	return append(out, parts...), nil
+}
+
+// ensurePartitions creates c's partition streams and the deliverers'
+// consumer on each.
+func ensurePartitions(ctx context.Context, js jetstream.JetStream, c Config) ([]PartitionResources, error) {
+	var out []PartitionResources
+	for _, p := range c.ConfiguredPartitions()[1:] {
+		s, err := js.CreateOrUpdateStream(ctx, c.PartitionStreamConfig(p.Of, p.Index))
+		if err != nil {
+			return nil, fmt.Errorf("streams: ensure %s: %w", p.Stream, err)
+		}
+		cons, err := s.CreateOrUpdateConsumer(ctx, c.PartitionConsumerConfig())
+		if err != nil {
+			return nil, consumerError(ctx, s, c.Consumer, err)
+		}
+		out = append(out, PartitionResources{Partition: p, Stream: s, Consumer: cons})
+	}
+	return out, nil
+}
+
+// PartitionResources are the handles of one partition.
+type PartitionResources struct {
+	Partition Partition
+	Stream    jetstream.Stream
+	Consumer  jetstream.Consumer
+}
+
+// ErrStrayStream is wrapped by CheckStored's error: a pending delivery was
+// acknowledged by a stream that no deliverer reads (another stream of the
+// account captures the deliver subjects).
+var ErrStrayStream = errors.New("streams: stored on a stream no deliverer reads")
+
+// CheckStored returns an error wrapping ErrStrayStream when the stream of
+// ack is neither the unpartitioned deliver stream nor a partition stream.
+// Publishers call it instead of expecting one stream by name, so that a
+// publish lands on whichever of those the server's mapping chooses.
+func (c Config) CheckStored(ack *jetstream.PubAck) error {
+	if ack == nil || c.IsDeliverStream(ack.Stream) {
+		return nil
+	}
+	return fmt.Errorf("%w: %s seq %d (want %s or %s_P<count>_<index>)", ErrStrayStream, ack.Stream, ack.Sequence, c.DeliverStream, c.DeliverStream)
+}
+
+// RetirePartitions deletes the partition streams of counts other than
+// c.Partitions that hold no message any more (the last step of a change
+// of the count, once the old streams have drained). Streams still holding
+// messages are kept and returned in busy with their message counts. The
+// deliverers stop pulling from a removed stream by themselves.
+func RetirePartitions(ctx context.Context, js jetstream.JetStream, c Config) (removed []string, busy map[string]uint64, err error) {
+	c = c.WithDefaults()
+	parts, err := DeliverPartitions(ctx, js, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	busy = map[string]uint64{}
+	for _, p := range parts {
+		if p.Of == 0 || p.Of == c.Partitions {
+			continue
+		}
+		s, err := js.Stream(ctx, p.Stream)
+		if err != nil {
+			return removed, busy, fmt.Errorf("streams: open %s: %w", p.Stream, err)
+		}
+		info, err := s.Info(ctx)
+		if err != nil {
+			return removed, busy, fmt.Errorf("streams: read %s: %w", p.Stream, err)
+		}
+		if info.State.Msgs > 0 {
+			busy[p.Stream] = info.State.Msgs
+			continue
+		}
+		if err := js.DeleteStream(ctx, p.Stream); err != nil {
+			return removed, busy, fmt.Errorf("streams: delete %s: %w", p.Stream, err)
+		}
+		removed = append(removed, p.Stream)
+	}
+	return removed, busy, nil
+}
+
+// PartitionLag is the deliverers' consumer state on one deliver partition.
+type PartitionLag struct {
+	Partition Partition
+	Info      *jetstream.ConsumerInfo
+}
+
+// DeliverLag reads the deliverers' consumer (c.Consumer) on every deliver
+// partition that exists. The unpartitioned stream's consumer must be
+// there; a partition stream without it (being made or removed) is left out.
+func DeliverLag(ctx context.Context, js jetstream.JetStream, c Config) ([]PartitionLag, error) {
+	c = c.WithDefaults()
+	parts, err := DeliverPartitions(ctx, js, c)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]PartitionLag, 0, len(parts))
+	for _, p := range parts {
+		cons, err := js.Consumer(ctx, p.Stream, c.Consumer)
+		var ci *jetstream.ConsumerInfo
+		if err == nil {
+			ci, err = cons.Info(ctx)
+		}
+		switch {
+		case err == nil:
+			out = append(out, PartitionLag{Partition: p, Info: ci})
+		case p.Of != 0 && (errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound)):
+		default:
+			return nil, fmt.Errorf("streams: consumer %s on %s: %w", c.Consumer, p.Stream, err)
+		}
+	}
+	return out, nil
+}
