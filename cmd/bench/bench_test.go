@@ -75,7 +75,8 @@ func TestQuickRunPrintsTheSummaryLine(t *testing.T) {
 		"D: full deliverer drain", "fsync every write", "1000/s offered", "5000/s offered", "never-answering host", "run  1:",
 		"bytes/event", "log writer lag at", "timeline of one event", "100-row page",
 		"A alone: backlog drain", "B alone (no A backlog", "A with B, C (same): drain", "A with B, C (other): drain",
-		"B and C in the same partition", "B and C in the other partition", "3 partitions; org A"} {
+		"A with B, C (lane): drain", "B and C in A's partition (other lanes)", "B and C in the other partitions", "B and C in A's lane",
+		"3 partitions of 8 lanes; org A"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q\noutput:\n%s", want, out.String())
 		}

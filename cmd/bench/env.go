@@ -208,9 +208,9 @@ func (e *env) watchConsumer(ctx context.Context, every time.Duration) func() con
 			p.Polls++
 			var ackPending, waiting, pending int
 			for _, l := range lag {
-				ackPending += l.Info.NumAckPending
-				waiting += l.Info.NumWaiting
-				pending += int(l.Info.NumPending)
+				ackPending += l.AckPending
+				waiting += l.Waiting
+				pending += int(l.Pending)
 			}
 			p.AckPending = max(p.AckPending, ackPending)
 			p.Waiting = max(p.Waiting, waiting)

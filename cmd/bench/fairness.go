@@ -38,26 +38,41 @@ const fairMinSamples = 500
 // C's publishing once A's backlog is drained and the window is long enough.
 var errFairLoadDone = errors.New("B and C load done")
 
-// fairOrgs are B and C of one placement against A's partition.
+// fairOrgs are B and C of one placement against A's partition and lane.
 type fairOrgs struct {
 	b, c  string
-	where string // "same" or "other", for the details
+	where string // "same", "other" or "lane", for the details
+	field string // the BENCH field of B's p99
+	desc  string // the placement, for the details
+	short string // the placement in a few words
 }
 
-// fairPlacements picks B and C in A's partition (same) and in the two
-// other partitions (other), by the hash the server's mapping uses.
-func fairPlacements(sc streams.Config) (same, other fairOrgs) {
-	pa := sc.PartitionOf(fairOrgA)
-	pick := func(prefix string, want int) string {
+// fairPlacements picks, by the hash the server's mapping uses, B and C in
+// A's partition and each in a lane of its own (same), in the two other
+// partitions (other), and both in A's partition and lane (lane: the case
+// lanes do not cover).
+func fairPlacements(sc streams.Config) (same, other, lane fairOrgs) {
+	pa, la := sc.PartitionOf(fairOrgA), sc.LaneOf(fairOrgA)
+	pick := func(prefix string, ok func(partition, lane int) bool) string {
 		for i := 0; ; i++ {
-			if id := fmt.Sprintf("%s%d", prefix, i); sc.PartitionOf(id) == want {
+			if id := fmt.Sprintf("%s%d", prefix, i); ok(sc.PartitionOf(id), sc.LaneOf(id)) {
 				return id
 			}
 		}
 	}
-	same = fairOrgs{b: pick(fairOrgBPrefix, pa), c: pick(fairOrgCPrefix, pa), where: "same"}
-	other = fairOrgs{b: pick(fairOrgBPrefix, (pa+1)%fairPartitions), c: pick(fairOrgCPrefix, (pa+2)%fairPartitions), where: "other"}
-	return same, other
+	sameB := pick(fairOrgBPrefix, func(p, l int) bool { return p == pa && l != la })
+	sameC := pick(fairOrgCPrefix, func(p, l int) bool { return p == pa && l != la && l != sc.LaneOf(sameB) })
+	same = fairOrgs{b: sameB, c: sameC, where: "same", field: "fair_b_p99_ms_noisy_same_partition", short: "A's partition (other lanes)",
+		desc: fmt.Sprintf("same partition as A, other lanes: B %s (lane %d), C %s (lane %d)", sameB, sc.LaneOf(sameB), sameC, sc.LaneOf(sameC))}
+	otherB := pick(fairOrgBPrefix, func(p, _ int) bool { return p == (pa+1)%fairPartitions })
+	otherC := pick(fairOrgCPrefix, func(p, _ int) bool { return p == (pa+2)%fairPartitions })
+	other = fairOrgs{b: otherB, c: otherC, where: "other", field: "fair_b_p99_ms_noisy_other_partition", short: "the other partitions",
+		desc: fmt.Sprintf("other partitions: B %s (partition %d), C %s (partition %d)", otherB, sc.PartitionOf(otherB), otherC, sc.PartitionOf(otherC))}
+	laneB := pick(fairOrgBPrefix, func(p, l int) bool { return p == pa && l == la })
+	laneC := pick(fairOrgCPrefix, func(p, l int) bool { return p == pa && l == la })
+	lane = fairOrgs{b: laneB, c: laneC, where: "lane", field: "fair_b_p99_ms_noisy_same_lane", short: "A's lane",
+		desc: fmt.Sprintf("A's own lane: B %s, C %s", laneB, laneC)}
+	return same, other, lane
 }
 
 // fairness measures whether one organization's backlog delays another's
@@ -84,11 +99,10 @@ func fairPlacements(sc streams.Config) (same, other fairOrgs) {
 // C publishing) divided by A's events/s alone.
 func fairness(ctx context.Context, o options, r *report) error {
 	sc := streams.Config{Partitions: fairPartitions}.WithDefaults()
-	same, other := fairPlacements(sc)
-	r.printf("  %d partitions; org A (%s, partition %d): %d job events queued before the deliverer starts; orgs B and C: %.0f events/s each; one sink per org, all on 127.0.0.1 (one host to the deliverer), answering 204",
-		fairPartitions, fairOrgA, sc.PartitionOf(fairOrgA), o.fairEvents, o.fairRate)
-	r.printf("  same partition as A: B %s, C %s; other partitions: B %s (partition %d), C %s (partition %d)",
-		same.b, same.c, other.b, sc.PartitionOf(other.b), other.c, sc.PartitionOf(other.c))
+	same, other, lane := fairPlacements(sc)
+	r.printf("  %d partitions of %d lanes; org A (%s, partition %d, lane %d): %d job events queued before the deliverer starts; orgs B and C: %.0f events/s each; one sink per org, all on 127.0.0.1 (one host to the deliverer), answering 204",
+		fairPartitions, streams.Lanes, fairOrgA, sc.PartitionOf(fairOrgA), sc.LaneOf(fairOrgA), o.fairEvents, o.fairRate)
+	r.printf("  placements: %s; %s; %s", same.desc, other.desc, lane.desc)
 	if o.quick {
 		r.printf("  quick: A's backlog scaled down to %d events (full run: %d) and the window to %v", o.fairEvents, fairEventsDefault, o.fairWindow)
 	}
@@ -104,17 +118,20 @@ func fairness(ctx context.Context, o options, r *report) error {
 		quiet.window.Seconds(), quiet.b, fewSamples(quiet.b), ms(quiet.c.p99), quiet.c.n)
 	r.set("fair_b_p99_ms_alone", ms(quiet.b.p99))
 	share := 0.0
-	for i, orgs := range []fairOrgs{same, other} {
+	for i, orgs := range []fairOrgs{same, other, lane} {
 		noisy, load, err := fairNoisy(ctx, o, r, orgs)
 		if err != nil {
-			return fmt.Errorf("noisy, B and C in the %s partition: %w", orgs.where, err)
+			return fmt.Errorf("noisy, B and C in %s: %w", orgs.short, err)
 		}
-		r.printf("  B and C in the %s partition, publishing for %.2f s while A's backlog drained (at least %v): B %s%s; C p99 %.1f ms (%d events)",
-			orgs.where, load.window.Seconds(), o.fairWindow, load.b, fewSamples(load.b), ms(load.c.p99), load.c.n)
+		r.printf("  B and C in %s, publishing for %.2f s while A's backlog drained (at least %v): B %s%s; C p99 %.1f ms (%d events)",
+			orgs.short, load.window.Seconds(), o.fairWindow, load.b, fewSamples(load.b), ms(load.c.p99), load.c.n)
 		s := noisy.perSec() / alone.perSec()
-		r.printf("  A's backlog drained in %.2f s alone (%.0f/s), in %.2f s with B and C in the %s partition (%.0f/s): share %.3f",
-			alone.Elapsed.Seconds(), alone.perSec(), noisy.Elapsed.Seconds(), orgs.where, noisy.perSec(), s)
-		r.set("fair_b_p99_ms_noisy_"+orgs.where+"_partition", ms(load.b.p99))
+		r.printf("  A's backlog drained in %.2f s alone (%.0f/s), in %.2f s with B and C in %s (%.0f/s): share %.3f",
+			alone.Elapsed.Seconds(), alone.perSec(), noisy.Elapsed.Seconds(), orgs.short, noisy.perSec(), s)
+		r.set(orgs.field, ms(load.b.p99))
+		if orgs.where == "lane" {
+			continue // not a placement fair_a_share is defined on
+		}
 		if i == 0 || s < share {
 			share = s
 		}

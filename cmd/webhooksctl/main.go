@@ -59,6 +59,10 @@ Usage:
   webhooksctl tokens create --name NAME (--operator | --org ORG [--replay])
   webhooksctl tokens list   [--json]
   webhooksctl tokens revoke <token-id> [--yes]
+  webhooksctl partitions mapping     (the NATS server mapping for STREAMS_PARTITIONS)
+  webhooksctl partitions ensure      (create the streams and consumers of STREAMS_PARTITIONS)
+  webhooksctl partitions status [--json]
+  webhooksctl partitions retire      (delete drained streams of other partition counts)
 
 Filters (all optional, combined with AND; --id may be repeated and is an OR list):
   --org ORG  --source job|workflow  --type EVENT_TYPE  --host HOST  --id EVENT_ID
@@ -116,6 +120,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return c.secrets(args[1:])
 	case "tokens":
 		return c.tokens(args[1:])
+	case "partitions":
+		return c.partitions(args[1:])
 	default:
 		return usagef("unknown command %q", args[0])
 	}

@@ -167,8 +167,8 @@ func (c *console) lag(ctx context.Context) *lagView {
 	}
 	var v lagView
 	for _, p := range parts {
-		v.Pending += p.Info.NumPending
-		v.AckPending += uint64(p.Info.NumAckPending)
+		v.Pending += p.Pending
+		v.AckPending += uint64(p.AckPending)
 	}
 	return &v
 }

@@ -86,7 +86,9 @@ type Config struct {
 	// delivered messages until their record is written and they are acked.
 	// Defaults to DefaultConcurrency.
 	Concurrency int
-	// Prefetch is the client-side message buffer. Defaults to DefaultPrefetch.
+	// Prefetch is the client-side message buffer, shared by the consumers
+	// pulled from (WEBHOOKS and every lane of every partition): AckWait
+	// runs while a message waits there. Defaults to DefaultPrefetch.
 	Prefetch int
 	// PerHostConcurrency bounds attempts in flight to one host. Defaults to
 	// DefaultPerHostConcurrency; values above Concurrency mean Concurrency.

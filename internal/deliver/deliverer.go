@@ -44,9 +44,12 @@ type Deliverer struct {
 	sources   []*source // the consumers pulled from; the unpartitioned stream's first
 	running   atomic.Bool
 
-	slots    chan struct{} // worker slots: attempts in flight
-	waiting  chan struct{} // messages waiting for a busy host
-	inflight sync.WaitGroup
+	slots   chan struct{} // worker slots: attempts in flight
+	waiting chan struct{} // messages waiting for a busy host
+	// roomFreed wakes one pull loop paused on a full waiting room, in the
+	// order they paused, so that sources take turns at the room too.
+	roomFreed chan struct{}
+	inflight  sync.WaitGroup
 
 	// Worker goroutines outlive their message and take the next one: a
 	// fresh goroutine per message would grow its stack anew each time.
@@ -93,7 +96,7 @@ func New(ctx context.Context, js jetstream.JetStream, client *http.Client, secre
 	d := &Deliverer{
 		cfg: cfg, js: js, undelivered: undelivered, client: client, secrets: secrets,
 		hosts: newHostLimiter(cfg.PerHostConcurrency), log: *cfg.Logger, metrics: cfg.Metrics,
-		slots: make(chan struct{}, cfg.Concurrency), waiting: make(chan struct{}, cfg.MaxWaiting+cfg.Concurrency),
+		slots: make(chan struct{}, cfg.Concurrency), waiting: make(chan struct{}, cfg.MaxWaiting+cfg.Concurrency), roomFreed: make(chan struct{}),
 		handoff: make(chan jetstream.Msg), quit: make(chan struct{}),
 	}
 	if d.sources, err = d.bindSources(ctx); err != nil {
@@ -193,7 +196,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 func (d *Deliverer) pull(ctx, work context.Context, src *source) {
 	log := d.log.With().Str("stream", src.part.Stream).Logger()
 	for ctx.Err() == nil {
-		it, err := src.messages(jetstream.PullMaxMessages(d.cfg.Prefetch))
+		it, err := src.messages(jetstream.PullMaxMessages(d.sourcePrefetch()))
 		if err != nil {
 			if d.streamGone(src, err) {
 				src.gone.Store(true)
@@ -226,10 +229,11 @@ func (d *Deliverer) pull(ctx, work context.Context, src *source) {
 func (d *Deliverer) drain(ctx, work context.Context, src *source, it jetstream.MessagesContext) error {
 	for {
 		// Back-pressure: no new message while the waiting room is full.
-		for len(d.waiting) >= d.cfg.MaxWaiting {
-			if !retry.Pause(ctx, 5*time.Millisecond) {
-				return nil
-			}
+		// The loops paused here are woken one at a time as places free,
+		// first paused first, so that a source with a backlog for a busy
+		// host does not take every place that frees.
+		if len(d.waiting) >= d.cfg.MaxWaiting && !d.awaitRoom(ctx) {
+			return nil
 		}
 		msg, err := d.next(ctx, it)
 		if err != nil {
@@ -262,6 +266,28 @@ func (d *Deliverer) drain(ctx, work context.Context, src *source, it jetstream.M
 		}
 	}
 }
+
+// awaitRoom waits until the waiting room has a free place; false when ctx
+// ended first. A wake-up can be missed (a place freed just before this
+// loop paused), so it looks again every roomPoll.
+func (d *Deliverer) awaitRoom(ctx context.Context) bool {
+	poll := time.NewTimer(roomPoll)
+	defer poll.Stop()
+	for len(d.waiting) >= d.cfg.MaxWaiting {
+		select {
+		case <-d.roomFreed:
+		case <-poll.C:
+			poll.Reset(roomPoll)
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
+}
+
+// roomPoll bounds a pull loop's pause on a full waiting room when no
+// wake-up reaches it.
+const roomPoll = 5 * time.Millisecond
 
 // worker handles msg, then every message handed off to it, until it has
 // been idle for workerIdle or Run returns.

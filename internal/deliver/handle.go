@@ -103,7 +103,7 @@ func (d *Deliverer) deliver(ctx context.Context, ev event, req *envelope.Request
 			stop()
 		}
 	}()
-	release, err := d.hostSlot(ctx, host)
+	release, err := d.hostSlot(ctx, host, ev.orgID)
 	if err != nil {
 		d.breaker.abandon(host)
 		return false // shutting down: the server redelivers after AckWait
@@ -128,20 +128,25 @@ func (d *Deliverer) fail(ctx context.Context, ev event, req *envelope.Request, o
 // at its limit, the message waits in the waiting room without holding a
 // worker slot, so a slow host does not hold workers that other hosts could
 // use, and never holds a worker while it waits for a host (which could
-// leave every worker waiting on one host). The pull loop stops pulling
+// leave every worker waiting on one host). The host's freed slots go to
+// the waiting organizations in turn (see hostLimiter). The pull loop stops pulling
 // while the room holds MaxWaiting messages; the room has Concurrency more
 // places, so entering it never blocks. The caller holds a worker slot on
 // entry and on return.
-func (d *Deliverer) hostSlot(ctx context.Context, host string) (func(), error) {
+func (d *Deliverer) hostSlot(ctx context.Context, host, orgID string) (func(), error) {
 	if release, ok := d.hosts.tryAcquire(host); ok {
 		return release, nil
 	}
 	d.waiting <- struct{}{}
 	<-d.slots
 	d.metrics.Waiting(1)
-	release, err := d.hosts.acquire(ctx, host)
+	release, err := d.hosts.acquire(ctx, host, orgID)
 	d.metrics.Waiting(-1)
 	<-d.waiting
+	select { // a place is free: wake the longest-paused pull loop, if any
+	case d.roomFreed <- struct{}{}:
+	default:
+	}
 	// Take a worker slot back. Slots are only held by attempts under way
 	// and by delivered messages waiting for their record, both of which
 	// end, so this wait is short; at the shutdown deadline the slot is

@@ -5,7 +5,11 @@ import (
 	"sync"
 )
 
-// hostLimiter bounds the attempts in flight to each destination host. A
+// hostLimiter bounds the attempts in flight to each destination host, and
+// hands a busy host's freed slots to the organizations waiting for it in
+// turn: one organization's burst to a shared host (a hosted receiver many
+// customers use) queues behind itself, not in front of the others. When a
+// single organization waits, it gets every slot (work-conserving). A
 // host's entry exists only while someone holds or waits for it, so the map
 // does not grow with the number of hosts ever seen.
 type hostLimiter struct {
@@ -14,57 +18,128 @@ type hostLimiter struct {
 	hosts map[string]*hostSlots
 }
 
+// hostSlots is one host's slots and its waiters, guarded by the limiter's
+// mutex.
 type hostSlots struct {
-	sem  chan struct{}
-	refs int
+	held    int                        // slots in use
+	waiting map[string][]chan struct{} // per organization, in arrival order
+	turns   []string                   // organizations with waiters, next to serve first
 }
 
 func newHostLimiter(limit int) *hostLimiter {
 	return &hostLimiter{limit: limit, hosts: make(map[string]*hostSlots)}
 }
 
-// tryAcquire takes a slot for host if one is free at once.
-func (l *hostLimiter) tryAcquire(host string) (release func(), ok bool) {
-	h := l.ref(host)
-	select {
-	case h.sem <- struct{}{}:
-		return func() { <-h.sem; l.unref(host, h) }, true
-	default:
-		l.unref(host, h)
-		return nil, false
-	}
-}
-
-// acquire waits for a slot for host; it returns a release func, or an error
-// when ctx ends first.
-func (l *hostLimiter) acquire(ctx context.Context, host string) (func(), error) {
-	h := l.ref(host)
-	select {
-	case h.sem <- struct{}{}:
-		return func() { <-h.sem; l.unref(host, h) }, nil
-	case <-ctx.Done():
-		l.unref(host, h)
-		return nil, ctx.Err()
-	}
-}
-
-func (l *hostLimiter) ref(host string) *hostSlots {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// entry returns host's entry, made if needed; l.mu is held.
+func (l *hostLimiter) entry(host string) *hostSlots {
 	h := l.hosts[host]
 	if h == nil {
-		h = &hostSlots{sem: make(chan struct{}, l.limit)}
+		h = &hostSlots{waiting: map[string][]chan struct{}{}}
 		l.hosts[host] = h
 	}
-	h.refs++
 	return h
 }
 
-func (l *hostLimiter) unref(host string, h *hostSlots) {
+// tryAcquire takes a slot for host if one is free at once and nobody
+// waits for one (a free slot with waiters is theirs).
+func (l *hostLimiter) tryAcquire(host string) (release func(), ok bool) {
 	l.mu.Lock()
-	h.refs--
-	if h.refs == 0 {
+	defer l.mu.Unlock()
+	h := l.entry(host)
+	if h.held >= l.limit || len(h.turns) > 0 {
+		l.forget(host, h)
+		return nil, false
+	}
+	h.held++
+	return l.releaser(host, h), true
+}
+
+// acquire waits for a slot for host on behalf of orgID; it returns a
+// release func, or an error when ctx ends first.
+func (l *hostLimiter) acquire(ctx context.Context, host, orgID string) (func(), error) {
+	l.mu.Lock()
+	h := l.entry(host)
+	if h.held < l.limit && len(h.turns) == 0 {
+		h.held++
+		l.mu.Unlock()
+		return l.releaser(host, h), nil
+	}
+	ticket := make(chan struct{}, 1)
+	if len(h.waiting[orgID]) == 0 {
+		h.turns = append(h.turns, orgID)
+	}
+	h.waiting[orgID] = append(h.waiting[orgID], ticket)
+	l.mu.Unlock()
+
+	select {
+	case <-ticket:
+		return l.releaser(host, h), nil
+	case <-ctx.Done():
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	select {
+	case <-ticket: // granted meanwhile: pass the slot on
+		l.handOn(host, h)
+		return nil, ctx.Err()
+	default:
+	}
+	q := h.waiting[orgID]
+	for i, t := range q {
+		if t == ticket {
+			q = append(q[:i], q[i+1:]...)
+			break
+		}
+	}
+	if len(q) == 0 {
+		delete(h.waiting, orgID)
+		for i, o := range h.turns {
+			if o == orgID {
+				h.turns = append(h.turns[:i], h.turns[i+1:]...)
+				break
+			}
+		}
+	} else {
+		h.waiting[orgID] = q
+	}
+	l.forget(host, h)
+	return nil, ctx.Err()
+}
+
+// releaser returns the func that gives a held slot back; call it once.
+func (l *hostLimiter) releaser(host string, h *hostSlots) func() {
+	return func() {
+		l.mu.Lock()
+		l.handOn(host, h)
+		l.mu.Unlock()
+	}
+}
+
+// handOn passes a freed slot to the first waiter of the organization whose
+// turn it is, which then goes to the back of the turns if it waits for
+// more; with no waiter the slot is freed. l.mu is held.
+func (l *hostLimiter) handOn(host string, h *hostSlots) {
+	if len(h.turns) == 0 {
+		h.held--
+		l.forget(host, h)
+		return
+	}
+	org := h.turns[0]
+	h.turns = h.turns[1:]
+	q := h.waiting[org]
+	q[0] <- struct{}{}
+	if q = q[1:]; len(q) == 0 {
+		delete(h.waiting, org)
+	} else {
+		h.waiting[org] = q
+		h.turns = append(h.turns, org)
+	}
+}
+
+// forget drops host's entry when no slot is held and nobody waits. l.mu is
+// held.
+func (l *hostLimiter) forget(host string, h *hostSlots) {
+	if h.held == 0 && len(h.turns) == 0 && l.hosts[host] == h {
 		delete(l.hosts, host)
 	}
-	l.mu.Unlock()
 }

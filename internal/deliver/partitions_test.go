@@ -3,6 +3,7 @@ package deliver
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -206,4 +207,50 @@ func TestRepartitionUnderTrafficLosesNothing(t *testing.T) {
 		t.Errorf("%d of %d events delivered more than once", dups, len(all))
 	}
 	t.Logf("%d events published over the changes 1 -> 3 -> 5, every one delivered once", len(all))
+}
+
+// An organization that shares a partition (not a lane) with one whose
+// backlog is draining, and the backlog's host too, is served at once: its
+// event arrives while most of the backlog is still queued, and the backlog
+// is then delivered in full.
+func TestLaneMateIsNotQueuedBehindABacklog(t *testing.T) {
+	t.Parallel()
+	sc := streams.Config{AckWait: 10 * time.Second, Partitions: 3}
+	h := newHarness(t, sc)
+	noisy, quiet := "org_noisy", ""
+	for i := 0; quiet == ""; i++ {
+		if i == 10000 {
+			t.Fatal("no organization in the noisy one's partition and another lane")
+		}
+		o := fmt.Sprintf("org_quiet_%d", i)
+		if h.streams.PartitionOf(o) == h.streams.PartitionOf(noisy) && h.streams.LaneOf(o) != h.streams.LaneOf(noisy) {
+			quiet = o
+		}
+	}
+	slow := newReceiver(t, func(int, *http.Request) int { time.Sleep(5 * time.Millisecond); return http.StatusNoContent })
+	fast := newReceiver(t, nil)
+	const backlog = 1500
+	ctx := jstest.Context(t, 60*time.Second)
+	for i := range backlog {
+		if _, err := h.pub.PublishJob(ctx, noisy, slow.URL, jobResult(fmt.Sprintf("task-%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Four slots for the shared host (127.0.0.1) at 5 ms a request: about
+	// 2 s of backlog, of which the deliverer holds at most about 80
+	// messages (prefetched or waiting for the host): the rest stays queued
+	// on the stream.
+	h.start(Config{Concurrency: 16, PerHostConcurrency: 4, Prefetch: 32, MaxWaiting: 32}, nil)
+	jstest.Eventually(t, 20*time.Second, func() bool { return slow.count() >= 10 }, "the backlog draining")
+	if _, err := h.pub.PublishJob(ctx, quiet, fast.URL, jobResult("quiet")); err != nil {
+		t.Fatal(err)
+	}
+	jstest.Eventually(t, 20*time.Second, func() bool { return fast.count() == 1 }, "the quiet organization's event delivered")
+	if n := slow.count(); n >= backlog/2 {
+		t.Errorf("the quiet organization's event arrived after %d of the %d backlog events: it waited behind them", n, backlog)
+	}
+	jstest.Eventually(t, 30*time.Second, func() bool { return slow.count() >= backlog }, "the whole backlog delivered")
+	if got := receivedIDs(slow); len(got) != backlog {
+		t.Errorf("%d distinct backlog events delivered, want %d", len(got), backlog)
+	}
 }

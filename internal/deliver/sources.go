@@ -15,9 +15,10 @@ import (
 )
 
 // source is one durable consumer the deliverer pulls from: the
-// unpartitioned stream's, or one partition's.
+// unpartitioned stream's, or one lane's of a partition.
 type source struct {
 	part     streams.Partition
+	lane     streams.Lane
 	consumer jetstream.Consumer
 	// messages opens a pull; tests replace it to simulate a stuck pull.
 	messages func(opts ...jetstream.PullMessagesOpt) (jetstream.MessagesContext, error)
@@ -63,25 +64,27 @@ func (d *Deliverer) bindSources(ctx context.Context) ([]*source, error) {
 		if !d.cfg.wanted(p) {
 			continue
 		}
-		src, err := d.bind(ctx, p)
-		if err != nil {
-			if p.Of != 0 && p.Of != d.cfg.Streams.Partitions && errors.Is(err, jetstream.ErrConsumerNotFound) {
-				continue
+		for _, l := range d.cfg.Streams.LanesOf(p) {
+			src, err := d.bind(ctx, l)
+			if err != nil {
+				if p.Of != 0 && p.Of != d.cfg.Streams.Partitions && errors.Is(err, jetstream.ErrConsumerNotFound) {
+					continue
+				}
+				return nil, err
 			}
-			return nil, err
+			out = append(out, src)
 		}
-		out = append(out, src)
 	}
 	return out, nil
 }
 
-// bind binds the deliverers' consumer of partition p.
-func (d *Deliverer) bind(ctx context.Context, p streams.Partition) (*source, error) {
-	cons, err := d.js.Consumer(ctx, p.Stream, d.cfg.Streams.Consumer)
+// bind binds the deliverers' consumer of lane l.
+func (d *Deliverer) bind(ctx context.Context, l streams.Lane) (*source, error) {
+	cons, err := d.js.Consumer(ctx, l.Partition.Stream, l.Consumer)
 	if err != nil {
-		return nil, fmt.Errorf("deliver: bind consumer %s on %s: %w", d.cfg.Streams.Consumer, p.Stream, err)
+		return nil, fmt.Errorf("deliver: bind consumer %s on %s: %w", l.Consumer, l.Partition.Stream, err)
 	}
-	return &source{part: p, consumer: cons, messages: cons.Messages, pulled: d.metrics.Pulled(p.Label())}, nil
+	return &source{part: l.Partition, lane: l, consumer: cons, messages: cons.Messages, pulled: d.metrics.Pulled(l.Partition.Label())}, nil
 }
 
 // discover looks for partition streams made after start (a change of the
@@ -104,29 +107,45 @@ func (d *Deliverer) discover(ctx, work context.Context, start func(*source)) {
 			continue
 		}
 		for _, p := range parts {
-			if !d.cfg.wanted(p) || d.hasSource(p.Stream) {
+			if !d.cfg.wanted(p) {
 				continue
 			}
-			src, err := d.bind(dctx, p)
-			if err != nil {
-				if !errors.Is(err, jetstream.ErrConsumerNotFound) {
-					d.log.Warn().Err(err).Str("stream", p.Stream).Msg("cannot pull from a new partition stream; trying again later")
+			for _, l := range d.cfg.Streams.LanesOf(p) {
+				if d.hasSource(l) {
+					continue
 				}
-				continue
+				src, err := d.bind(dctx, l)
+				if err != nil {
+					if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+						d.log.Warn().Err(err).Str("stream", p.Stream).Str("consumer", l.Consumer).Msg("cannot pull from a new partition stream; trying again later")
+					}
+					continue
+				}
+				d.log.Info().Str("stream", p.Stream).Str("consumer", l.Consumer).Str("partition", l.Label()).Msg("pulling from a new partition stream")
+				start(src)
 			}
-			d.log.Info().Str("stream", p.Stream).Str("partition", p.Label()).Msg("pulling from a new partition stream")
-			start(src)
 		}
 		cancel()
 	}
 }
 
-// hasSource reports whether the deliverer pulls from stream.
-func (d *Deliverer) hasSource(stream string) bool {
+// sourcePrefetch is one pull's buffer: Prefetch shared among the sources
+// pulled from, at least 1 message each. A pull keeps the size it was made
+// with until it is made again.
+func (d *Deliverer) sourcePrefetch() int {
+	n := len(d.activeSources())
+	if n <= 1 {
+		return d.cfg.Prefetch
+	}
+	return max(1, (d.cfg.Prefetch+n-1)/n)
+}
+
+// hasSource reports whether the deliverer pulls from lane l.
+func (d *Deliverer) hasSource(l streams.Lane) bool {
 	d.sourcesMu.Lock()
 	defer d.sourcesMu.Unlock()
 	for _, s := range d.sources {
-		if s.part.Stream == stream && !s.gone.Load() {
+		if s.lane == l && !s.gone.Load() {
 			return true
 		}
 	}

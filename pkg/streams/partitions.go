@@ -24,6 +24,16 @@ const DefaultPartitions = 1
 // its own leader and a consumer per deliverer group.
 const MaxPartitions = 64
 
+// Lanes is the number of lanes of every partition stream. A lane holds
+// the organizations of one value of a finer hash (FNV-1a modulo
+// partitions × Lanes) and has its own durable consumer, which the server
+// serves past the other lanes' backlogs: an organization behind which
+// another queues 200,000 events waits only when both share a lane, one
+// chance in partitions × Lanes. The deliverers take turns among lanes with
+// messages, so one busy lane alone gets all the workers. Changing it
+// changes the subjects, as a change of the partition count does.
+const Lanes = 8
+
 // Partition is one stream the deliverers consume. The unpartitioned
 // stream (WEBHOOKS, Of 0) always exists: it takes events published while
 // the server has no partition mapping, and it keeps the workflow events
@@ -48,6 +58,44 @@ func (p Partition) Label() string {
 	return strconv.Itoa(p.Index) + "/" + strconv.Itoa(p.Of)
 }
 
+// Lane is one lane of a deliver stream and the deliverers' durable
+// consumer on it. The unpartitioned stream has one lane, the consumer
+// named Config.Consumer.
+type Lane struct {
+	Partition Partition
+	// Index is the lane's number in its partition, 0..Lanes-1.
+	Index int
+	// Consumer is the durable consumer's name: Config.Consumer on the
+	// unpartitioned stream, <Consumer>_L<index> on a partition.
+	Consumer string
+	// Filter is the consumer's subject filter; "" for the whole stream.
+	Filter string
+}
+
+// Label names the lane in logs: the partition's label, then the lane.
+func (l Lane) Label() string {
+	if l.Partition.Of == 0 {
+		return l.Partition.Label()
+	}
+	return l.Partition.Label() + " lane " + strconv.Itoa(l.Index)
+}
+
+// LanesOf returns the lanes of partition p, each with its consumer.
+func (c Config) LanesOf(p Partition) []Lane {
+	if p.Of == 0 {
+		return []Lane{{Partition: p, Consumer: c.Consumer, Filter: c.SubjectPrefix + ".deliver.>"}}
+	}
+	out := make([]Lane, Lanes)
+	for i := range out {
+		out[i] = Lane{
+			Partition: p, Index: i,
+			Consumer: c.Consumer + "_L" + strconv.Itoa(i),
+			Filter:   c.partitionPrefix() + strconv.Itoa(p.Of) + "." + strconv.Itoa(p.Index) + "." + strconv.Itoa(p.Index+i*p.Of) + ".>",
+		}
+	}
+	return out
+}
+
 // Partitioned reports whether c spreads deliveries over several streams.
 func (c Config) Partitioned() bool { return c.Partitions > 1 }
 
@@ -63,9 +111,29 @@ func partitionOf(orgID string, of int) int {
 	if of <= 1 {
 		return 0
 	}
+	return int(fnv32a(orgID) % uint32(of))
+}
+
+// laneKey is the finer hash of an organization among of partitions:
+// FNV-1a modulo of × Lanes. Its value modulo of is the partition; its
+// value divided by of is the lane.
+func laneKey(orgID string, of int) int {
+	return int(fnv32a(orgID) % uint32(of*Lanes))
+}
+
+func fnv32a(s string) uint32 {
 	h := fnv.New32a()
-	_, _ = h.Write([]byte(orgID))
-	return int(h.Sum32() % uint32(of))
+	_, _ = h.Write([]byte(s))
+	return h.Sum32()
+}
+
+// LaneOf returns the lane of an organization in its partition among
+// c.Partitions; 0 when c is not partitioned.
+func (c Config) LaneOf(orgID string) int {
+	if !c.Partitioned() {
+		return 0
+	}
+	return laneKey(orgID, c.Partitions) / c.Partitions
 }
 
 // PartitionStream is the name of partition index of of: <DeliverStream>_P<of>_<index>.
@@ -78,9 +146,11 @@ func (c Config) partitionPrefix() string { return c.SubjectPrefix + ".partition.
 
 // PartitionSubject is where the server's mapping stores an event of orgID
 // and source when there are of partitions:
-// <prefix>.partition.<of>.<index>.<org_id>.<source>.
+// <prefix>.partition.<of>.<index>.<lane key>.<org_id>.<source>, where the
+// lane key is FNV-1a modulo of × Lanes (index is the key modulo of).
 func (c Config) PartitionSubject(of int, orgID string, source envelope.Source) string {
-	return c.partitionPrefix() + strconv.Itoa(of) + "." + strconv.Itoa(partitionOf(orgID, of)) + "." + orgID + "." + string(source)
+	return c.partitionPrefix() + strconv.Itoa(of) + "." + strconv.Itoa(partitionOf(orgID, of)) + "." +
+		strconv.Itoa(laneKey(orgID, of)) + "." + orgID + "." + string(source)
 }
 
 // ConfiguredPartitions returns the streams of c, the unpartitioned one
@@ -109,8 +179,9 @@ func (c Config) Mappings() map[string]string {
 		return nil
 	}
 	n := strconv.Itoa(c.Partitions)
+	keys := strconv.Itoa(c.Partitions * Lanes)
 	return map[string]string{
-		c.SubjectPrefix + ".deliver.*.*": c.partitionPrefix() + n + ".{{partition(" + n + ",1)}}.{{wildcard(1)}}.{{wildcard(2)}}",
+		c.SubjectPrefix + ".deliver.*.*": c.partitionPrefix() + n + ".{{partition(" + n + ",1)}}.{{partition(" + keys + ",1)}}.{{wildcard(1)}}.{{wildcard(2)}}",
 	}
 }
 
@@ -146,19 +217,20 @@ func (c Config) PartitionStreamConfig(of, index int) jetstream.StreamConfig {
 	return sc
 }
 
-// PartitionConsumerConfig is the deliverers' durable consumer on a
-// partition stream: the same settings as on WEBHOOKS, over the whole stream.
-func (c Config) PartitionConsumerConfig() jetstream.ConsumerConfig {
+// LaneConsumerConfig is the deliverers' durable consumer of lane l: the
+// same settings as on WEBHOOKS, on the lane's subjects.
+func (c Config) LaneConsumerConfig(l Lane) jetstream.ConsumerConfig {
 	cc := c.ConsumerConfig()
-	cc.FilterSubject = ""
+	cc.Durable = l.Consumer
+	cc.FilterSubject = l.Filter
 	return cc
 }
 
 // ParseDeliverSubject returns the organization and source of a pending
 // delivery's subject: <prefix>.deliver.<org>.<source> on the unpartitioned
-// stream, or <prefix>.partition.<of>.<index>.<org>.<source> on a partition,
-// whose index must be the organization's. The second result is false for
-// any other subject.
+// stream, or <prefix>.partition.<of>.<index>.<key>.<org>.<source> on a
+// partition, whose index and lane key must be the organization's. The
+// third result is false for any other subject.
 func (c Config) ParseDeliverSubject(subject string) (orgID string, source envelope.Source, ok bool) {
 	rest, found := strings.CutPrefix(subject, c.SubjectPrefix+".")
 	if !found {
@@ -168,14 +240,13 @@ func (c Config) ParseDeliverSubject(subject string) (orgID string, source envelo
 	switch {
 	case len(tok) == 3 && tok[0] == "deliver":
 		return tok[1], envelope.Source(tok[2]), true
-	case len(tok) == 5 && tok[0] == "partition":
-		of, err1 := strconv.Atoi(tok[1])
-		index, err2 := strconv.Atoi(tok[2])
-		if err1 != nil || err2 != nil || of < 2 || of > MaxPartitions || index != partitionOf(tok[3], of) ||
-			tok[1] != strconv.Itoa(of) || tok[2] != strconv.Itoa(index) {
+	case len(tok) == 6 && tok[0] == "partition":
+		of, err := strconv.Atoi(tok[1])
+		if err != nil || of < 2 || of > MaxPartitions || tok[1] != strconv.Itoa(of) ||
+			tok[2] != strconv.Itoa(partitionOf(tok[4], of)) || tok[3] != strconv.Itoa(laneKey(tok[4], of)) {
 			return "", "", false
 		}
-		return tok[3], envelope.Source(tok[4]), true
+		return tok[4], envelope.Source(tok[5]), true
 	}
 	return "", "", false
 }
@@ -249,7 +320,7 @@ func DeliverPartitions(ctx context.Context, js jetstream.JetStream, c Config) ([
 }
 
 // ensurePartitions creates c's partition streams and the deliverers'
-// consumer on each.
+// consumer of each of their lanes.
 func ensurePartitions(ctx context.Context, js jetstream.JetStream, c Config) ([]PartitionResources, error) {
 	var out []PartitionResources
 	for _, p := range c.ConfiguredPartitions()[1:] {
@@ -257,11 +328,15 @@ func ensurePartitions(ctx context.Context, js jetstream.JetStream, c Config) ([]
 		if err != nil {
 			return nil, fmt.Errorf("streams: ensure %s: %w", p.Stream, err)
 		}
-		cons, err := s.CreateOrUpdateConsumer(ctx, c.PartitionConsumerConfig())
-		if err != nil {
-			return nil, consumerError(ctx, s, c.Consumer, err)
+		r := PartitionResources{Partition: p, Stream: s}
+		for _, l := range c.LanesOf(p) {
+			cons, err := s.CreateOrUpdateConsumer(ctx, c.LaneConsumerConfig(l))
+			if err != nil {
+				return nil, consumerError(ctx, s, l.Consumer, err)
+			}
+			r.Consumers = append(r.Consumers, cons)
 		}
-		out = append(out, PartitionResources{Partition: p, Stream: s, Consumer: cons})
+		out = append(out, r)
 	}
 	return out, nil
 }
@@ -270,7 +345,8 @@ func ensurePartitions(ctx context.Context, js jetstream.JetStream, c Config) ([]
 type PartitionResources struct {
 	Partition Partition
 	Stream    jetstream.Stream
-	Consumer  jetstream.Consumer
+	// Consumers are the deliverers' consumers of its lanes, in lane order.
+	Consumers []jetstream.Consumer
 }
 
 // ErrStrayStream is wrapped by CheckStored's error: a pending delivery was
@@ -317,6 +393,27 @@ func RetirePartitions(ctx context.Context, js jetstream.JetStream, c Config) (re
 			busy[p.Stream] = info.State.Msgs
 			continue
 		}
+		// Detach the subjects first, so that a publish through a server
+		// still holding the old mapping fails (the publisher reports it)
+		// instead of landing on a stream about to be deleted; then look
+		// again, and put the subjects back if something arrived meanwhile.
+		detached := info.Config
+		detached.Subjects = []string{c.SubjectPrefix + ".retired." + p.Stream}
+		if _, err := js.UpdateStream(ctx, detached); err != nil {
+			return removed, busy, fmt.Errorf("streams: detach the subjects of %s: %w", p.Stream, err)
+		}
+		if info, err = s.Info(ctx); err != nil {
+			return removed, busy, fmt.Errorf("streams: read %s: %w", p.Stream, err)
+		}
+		if info.State.Msgs > 0 {
+			restored := info.Config
+			restored.Subjects = c.PartitionStreamConfig(p.Of, p.Index).Subjects
+			if _, err := js.UpdateStream(ctx, restored); err != nil {
+				return removed, busy, fmt.Errorf("streams: restore the subjects of %s (%d messages arrived while retiring it): %w", p.Stream, info.State.Msgs, err)
+			}
+			busy[p.Stream] = info.State.Msgs
+			continue
+		}
 		if err := js.DeleteStream(ctx, p.Stream); err != nil {
 			return removed, busy, fmt.Errorf("streams: delete %s: %w", p.Stream, err)
 		}
@@ -325,15 +422,26 @@ func RetirePartitions(ctx context.Context, js jetstream.JetStream, c Config) (re
 	return removed, busy, nil
 }
 
-// PartitionLag is the deliverers' consumer state on one deliver partition.
+// PartitionLag is the deliverers' consumer state on one deliver
+// partition, summed over its lanes.
 type PartitionLag struct {
 	Partition Partition
-	Info      *jetstream.ConsumerInfo
+	// Pending counts the messages not yet delivered (NumPending).
+	Pending uint64
+	// AckPending counts the messages delivered and not yet acknowledged,
+	// retries waiting out their delay included (NumAckPending).
+	AckPending int
+	// Redelivered counts the messages delivered more than once and not yet
+	// acknowledged (NumRedelivered).
+	Redelivered int
+	// Waiting counts the pull requests waiting (NumWaiting).
+	Waiting int
 }
 
-// DeliverLag reads the deliverers' consumer (c.Consumer) on every deliver
-// partition that exists. The unpartitioned stream's consumer must be
-// there; a partition stream without it (being made or removed) is left out.
+// DeliverLag reads the deliverers' consumers on every deliver partition
+// that exists. The unpartitioned stream's consumer must be there; a lane
+// consumer that is missing (its stream being made or removed) is left out,
+// and so is a partition with none.
 func DeliverLag(ctx context.Context, js jetstream.JetStream, c Config) ([]PartitionLag, error) {
 	c = c.WithDefaults()
 	parts, err := DeliverPartitions(ctx, js, c)
@@ -342,17 +450,27 @@ func DeliverLag(ctx context.Context, js jetstream.JetStream, c Config) ([]Partit
 	}
 	out := make([]PartitionLag, 0, len(parts))
 	for _, p := range parts {
-		cons, err := js.Consumer(ctx, p.Stream, c.Consumer)
-		var ci *jetstream.ConsumerInfo
-		if err == nil {
-			ci, err = cons.Info(ctx)
+		lag, found := PartitionLag{Partition: p}, 0
+		for _, l := range c.LanesOf(p) {
+			cons, err := js.Consumer(ctx, p.Stream, l.Consumer)
+			var ci *jetstream.ConsumerInfo
+			if err == nil {
+				ci, err = cons.Info(ctx)
+			}
+			switch {
+			case err == nil:
+				found++
+				lag.Pending += ci.NumPending
+				lag.AckPending += ci.NumAckPending
+				lag.Redelivered += ci.NumRedelivered
+				lag.Waiting += ci.NumWaiting
+			case p.Of != 0 && (errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound)):
+			default:
+				return nil, fmt.Errorf("streams: consumer %s on %s: %w", l.Consumer, p.Stream, err)
+			}
 		}
-		switch {
-		case err == nil:
-			out = append(out, PartitionLag{Partition: p, Info: ci})
-		case p.Of != 0 && (errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound)):
-		default:
-			return nil, fmt.Errorf("streams: consumer %s on %s: %w", c.Consumer, p.Stream, err)
+		if found > 0 {
+			out = append(out, lag)
 		}
 	}
 	return out, nil

@@ -14,7 +14,8 @@ import (
 
 // The server's mapping stores each organization's events on the partition
 // stream that PartitionOf names, under a subject ParseDeliverSubject reads
-// back; the organizations spread over every partition.
+// back and the consumer of the lane LaneOf names takes; the organizations
+// spread over every partition and lane.
 func TestMappingStoresEachOrganizationOnItsPartition(t *testing.T) {
 	sc := streams.Config{Partitions: 3}.WithDefaults()
 	s := jstest.ServerWith(t, embedded.Config{Mappings: sc.Mappings()})
@@ -27,7 +28,7 @@ func TestMappingStoresEachOrganizationOnItsPartition(t *testing.T) {
 	if len(res.Partitions) != 3 {
 		t.Fatalf("Ensure made %d partitions, want 3", len(res.Partitions))
 	}
-	perStream := map[string]int{}
+	perStream, perLane := map[string]int{}, map[string]int{}
 	for i := range 60 {
 		org := fmt.Sprintf("org_%d", i)
 		ack, err := js.Publish(ctx, sc.DeliverSubject(org, envelope.SourceJob), []byte("{}"))
@@ -39,6 +40,7 @@ func TestMappingStoresEachOrganizationOnItsPartition(t *testing.T) {
 			t.Fatalf("%s stored on %s, want %s", org, ack.Stream, want)
 		}
 		perStream[ack.Stream]++
+		perLane[fmt.Sprintf("%s/%d", ack.Stream, sc.LaneOf(org))]++
 		stream, err := js.Stream(ctx, ack.Stream)
 		if err != nil {
 			t.Fatal(err)
@@ -54,10 +56,30 @@ func TestMappingStoresEachOrganizationOnItsPartition(t *testing.T) {
 			t.Fatalf("ParseDeliverSubject(%q) = %q, %q, %v", msg.Subject, gotOrg, src, ok)
 		}
 	}
+	lanesUsed := 0
 	for _, p := range res.Partitions {
 		if perStream[p.Partition.Stream] < 10 {
 			t.Errorf("partition %s got %d of 60 organizations: %v", p.Partition.Label(), perStream[p.Partition.Stream], perStream)
 		}
+		if len(p.Consumers) != streams.Lanes {
+			t.Fatalf("partition %s has %d lane consumers, want %d", p.Partition.Label(), len(p.Consumers), streams.Lanes)
+		}
+		for i, cons := range p.Consumers {
+			info, err := cons.Info(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := perLane[fmt.Sprintf("%s/%d", p.Partition.Stream, i)]
+			if int(info.NumPending) != want {
+				t.Errorf("lane %d of %s: %d pending, want %d", i, p.Partition.Label(), info.NumPending, want)
+			}
+			if want > 0 {
+				lanesUsed++
+			}
+		}
+	}
+	if lanesUsed < 12 {
+		t.Errorf("60 organizations use %d of %d lanes: %v", lanesUsed, 3*streams.Lanes, perLane)
 	}
 	parts, err := streams.DeliverPartitions(ctx, js, sc)
 	if err != nil {
@@ -93,6 +115,11 @@ func TestWithoutMappingEventsStayOnTheUnpartitionedStream(t *testing.T) {
 func TestParseDeliverSubject(t *testing.T) {
 	sc := streams.Config{Partitions: 3}.WithDefaults()
 	good := sc.PartitionSubject(3, "org_7", envelope.SourceWorkflow)
+	key := strings.Split(good, ".")[4]
+	keyN := sc.PartitionOf("org_7") + 3*sc.LaneOf("org_7")
+	if key != fmt.Sprint(keyN) {
+		t.Fatalf("lane key of %s is %s, want %d", good, key, keyN)
+	}
 	tests := []struct {
 		subject string
 		org     string
@@ -101,10 +128,12 @@ func TestParseDeliverSubject(t *testing.T) {
 		{"webhooks.deliver.org_1.job", "org_1", true},
 		{good, "org_7", true},
 		{sc.PartitionSubject(5, "org_7", envelope.SourceJob), "org_7", true}, // another count, while it drains
-		{"webhooks.partition.3.9.org_7.job", "", false},                      // index out of range
-		{"webhooks.partition.3." + fmt.Sprint((sc.PartitionOf("org_7")+1)%3) + ".org_7.job", "", false},
-		{"webhooks.partition.03.0.org_7.job", "", false},
-		{"webhooks.partition.1.0.org_7.job", "", false},
+		{strings.Replace(good, ".org_7", "", 1), "", false},                  // no organization
+		{"webhooks.partition.3.9.9.org_7.job", "", false},                    // index out of range
+		{"webhooks.partition.3." + fmt.Sprint((sc.PartitionOf("org_7")+1)%3) + "." + key + ".org_7.job", "", false},
+		{"webhooks.partition.3." + fmt.Sprint(sc.PartitionOf("org_7")) + "." + fmt.Sprint(keyN+3) + ".org_7.job", "", false}, // another lane
+		{"webhooks.partition.03." + fmt.Sprint(sc.PartitionOf("org_7")) + "." + key + ".org_7.job", "", false},
+		{"webhooks.partition.1.0.0.org_7.job", "", false},
 		{"webhooks.waiting.org_1.job", "", false},
 		{"other.deliver.org_1.job", "", false},
 		{"webhooks.deliver.org_1", "", false},
@@ -140,7 +169,7 @@ func TestPartitionOfMatchesTheServer(t *testing.T) {
 func TestMappingConfig(t *testing.T) {
 	got := streams.Config{Partitions: 3}.WithDefaults().MappingConfig()
 	want := `mappings {
-  "webhooks.deliver.*.*": "webhooks.partition.3.{{partition(3,1)}}.{{wildcard(1)}}.{{wildcard(2)}}"
+  "webhooks.deliver.*.*": "webhooks.partition.3.{{partition(3,1)}}.{{partition(24,1)}}.{{wildcard(1)}}.{{wildcard(2)}}"
 }
 `
 	if got != want {

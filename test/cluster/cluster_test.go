@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/sixtyfour-oss/webhooks/internal/embedded"
 	"github.com/sixtyfour-oss/webhooks/internal/jstest"
 	"github.com/sixtyfour-oss/webhooks/pkg/streams"
 )
@@ -33,6 +34,9 @@ type cluster struct {
 	name   string
 	nodes  []*node
 	routes string // every node's cluster URL, comma-separated
+	// mappings are installed on every node at each start: the partition
+	// mapping of a partitioned test.
+	mappings map[string]string
 }
 
 // newCluster starts n servers that route to each other, with JetStream,
@@ -40,8 +44,14 @@ type cluster struct {
 // elected a JetStream meta leader. The servers stop when the test ends.
 func newCluster(t testing.TB, n int) *cluster {
 	t.Helper()
+	return newClusterWith(t, n, nil)
+}
+
+// newClusterWith is newCluster with mappings installed on every node.
+func newClusterWith(t testing.TB, n int, mappings map[string]string) *cluster {
+	t.Helper()
 	ports := freePorts(t, 2*n)
-	c := &cluster{t: t, name: "webhooks-test"}
+	c := &cluster{t: t, name: "webhooks-test", mappings: mappings}
 	var routes []string
 	for i := range n {
 		c.nodes = append(c.nodes, &node{
@@ -108,6 +118,10 @@ func (c *cluster) start(i int) {
 	if !s.ReadyForConnections(20 * time.Second) {
 		s.Shutdown()
 		c.t.Fatalf("node %s not ready for connections", c.nodes[i].name)
+	}
+	if err := embedded.SetMappings(s, c.mappings); err != nil {
+		s.Shutdown()
+		c.t.Fatalf("node %s: %v", c.nodes[i].name, err)
 	}
 	c.nodes[i].srv = s
 }

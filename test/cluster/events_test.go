@@ -21,6 +21,7 @@ import (
 type published struct {
 	id   string
 	path string
+	org  string
 }
 
 // publishing is a run of publishAll in the background.
@@ -36,8 +37,23 @@ type publishing struct {
 // given by plan, in the background, while the test goes on. Like a job
 // runner, it publishes a request again (same event id) when pkg/publish
 // gives up with ErrUnavailable, as it may while a stream leader is elected.
-// It stops when the test ends.
+// It stops when the test ends. Every event is org_cluster's.
 func publishAll(t testing.TB, pub *publish.Publisher, base string, n int) *publishing {
+	return publishSpread(t, pub, base, n, 1)
+}
+
+// orgOf is the organization of event i of a run spread over orgs
+// organizations: org_cluster when there is one.
+func orgOf(i, orgs int) string {
+	if orgs <= 1 {
+		return "org_cluster"
+	}
+	return fmt.Sprintf("org_cluster_%d", i%orgs)
+}
+
+// publishSpread is publishAll with the events spread over orgs
+// organizations in turn.
+func publishSpread(t testing.TB, pub *publish.Publisher, base string, n, orgs int) *publishing {
 	p := &publishing{done: make(chan struct{}), events: make([]published, n)}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(func() { cancel(); <-p.done })
@@ -52,12 +68,13 @@ func publishAll(t testing.TB, pub *publish.Publisher, base string, n int) *publi
 			wg.Go(func() {
 				defer func() { <-sem }()
 				path := plan(i)
-				id, err := p.publish(ctx, pub, base+path, i)
+				org := orgOf(i, orgs)
+				id, err := p.publish(ctx, pub, org, base+path, i)
 				if err != nil {
 					once.Do(func() { p.err = err })
 					return
 				}
-				p.events[i] = published{id: id, path: path}
+				p.events[i] = published{id: id, path: path, org: org}
 			})
 		}
 		wg.Wait()
@@ -67,8 +84,8 @@ func publishAll(t testing.TB, pub *publish.Publisher, base string, n int) *publi
 }
 
 // publish publishes event i until it is stored or ctx ends, and returns its id.
-func (p *publishing) publish(ctx context.Context, pub *publish.Publisher, url string, i int) (string, error) {
-	req, err := envelope.NewJobRequest(time.Now(), "org_cluster", url, job(i))
+func (p *publishing) publish(ctx context.Context, pub *publish.Publisher, org, url string, i int) (string, error) {
+	req, err := envelope.NewJobRequest(time.Now(), org, url, job(i))
 	if err != nil {
 		return "", err
 	}
@@ -149,7 +166,7 @@ func check(t testing.TB, js jetstream.JetStream, sc streams.Config, rc *receiver
 			tl.delivered++
 			continue
 		}
-		_, err := undelivered.GetLastMsgForSubject(ctx, sc.UndeliveredSubject("org_cluster", envelope.SourceJob, ev.id))
+		_, err := undelivered.GetLastMsgForSubject(ctx, sc.UndeliveredSubject(ev.org, envelope.SourceJob, ev.id))
 		switch {
 		case errors.Is(err, jetstream.ErrMsgNotFound):
 			tl.lost++
