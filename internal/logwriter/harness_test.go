@@ -255,7 +255,17 @@ func newMetrics() (*metrics.LogWriter, *prometheus.Registry) {
 func publishRecords(t *testing.T, js jetstream.JetStream, sc streams.Config, recs []*envelope.AttemptRecord) {
 	t.Helper()
 	sc = sc.WithDefaults()
-	for _, r := range recs {
+	// In windows of 1,000, each acked before the next: with more in flight
+	// a loaded machine can stall the client's async window past its limit
+	// ("stalled with too many outstanding async published messages").
+	complete := func() {
+		select {
+		case <-js.PublishAsyncComplete():
+		case <-time.After(60 * time.Second):
+			t.Fatal("attempt records not acked within 60s")
+		}
+	}
+	for i, r := range recs {
 		msg, err := sc.AttemptMsg(r)
 		if err != nil {
 			t.Fatal(err)
@@ -263,12 +273,11 @@ func publishRecords(t *testing.T, js jetstream.JetStream, sc streams.Config, rec
 		if _, err := js.PublishMsgAsync(msg); err != nil {
 			t.Fatal(err)
 		}
+		if i%1000 == 999 {
+			complete()
+		}
 	}
-	select {
-	case <-js.PublishAsyncComplete():
-	case <-time.After(60 * time.Second):
-		t.Fatal("attempt records not acked within 60s")
-	}
+	complete()
 }
 
 // proxy forwards loopback TCP connections to target until cut, which
