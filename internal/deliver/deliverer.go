@@ -137,7 +137,9 @@ func (d *Deliverer) Run(ctx context.Context) error {
 	defer cancelWork()
 	var labels []string
 	for _, s := range d.sources {
-		labels = append(labels, s.part.Stream)
+		if !slices.Contains(labels, s.part.Stream) { // a partition's lanes share its stream
+			labels = append(labels, s.part.Stream)
+		}
 	}
 	d.log.Info().Int("concurrency", d.cfg.Concurrency).Int("prefetch", d.cfg.Prefetch).
 		Int("per_host", d.cfg.PerHostConcurrency).Str("consumer", d.cfg.Streams.Consumer).
@@ -164,7 +166,6 @@ func (d *Deliverer) Run(ctx context.Context) error {
 	pulls.Go(func() { d.discover(ctx, work, start) })
 	pulls.Wait()
 	d.running.Store(false)
-	var err error
 
 	done := make(chan struct{})
 	go func() {
@@ -183,7 +184,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 	close(d.quit)
 	d.workers.Wait()
 	d.log.Info().Msg("deliverer stopped")
-	return err
+	return nil
 }
 
 // pull is the service loop of one source: it takes the next message, then
@@ -198,9 +199,7 @@ func (d *Deliverer) pull(ctx, work context.Context, src *source) {
 	for ctx.Err() == nil {
 		it, err := src.messages(jetstream.PullMaxMessages(d.sourcePrefetch()))
 		if err != nil {
-			if d.streamGone(src, err) {
-				src.gone.Store(true)
-				log.Info().Err(err).Msg("partition stream removed (drained after a change of the partition count): no longer pulling from it")
+			if d.givenUp(src, err, log) {
 				return
 			}
 			log.Error().Err(err).Msg("cannot start pulling; retrying in 1s")
@@ -216,9 +215,7 @@ func (d *Deliverer) pull(ctx, work context.Context, src *source) {
 		src.pulling.Store(false)
 		src.current.Store(nil)
 		it.Stop()
-		if err != nil && d.streamGone(src, err) {
-			src.gone.Store(true)
-			log.Info().Err(err).Msg("partition stream removed (drained after a change of the partition count): no longer pulling from it")
+		if err != nil && d.givenUp(src, err, log) {
 			return
 		}
 	}

@@ -26,6 +26,10 @@ type hostSlots struct {
 	turns   []string                   // organizations with waiters, next to serve first
 }
 
+// tickets are the one-slot channels through which a waiter is handed a
+// slot, reused: every message that waits for a busy host takes one.
+var tickets = sync.Pool{New: func() any { return make(chan struct{}, 1) }}
+
 func newHostLimiter(limit int) *hostLimiter {
 	return &hostLimiter{limit: limit, hosts: make(map[string]*hostSlots)}
 }
@@ -64,7 +68,7 @@ func (l *hostLimiter) acquire(ctx context.Context, host, orgID string) (func(), 
 		l.mu.Unlock()
 		return l.releaser(host, h), nil
 	}
-	ticket := make(chan struct{}, 1)
+	ticket := tickets.Get().(chan struct{})
 	if len(h.waiting[orgID]) == 0 {
 		h.turns = append(h.turns, orgID)
 	}
@@ -73,11 +77,13 @@ func (l *hostLimiter) acquire(ctx context.Context, host, orgID string) (func(), 
 
 	select {
 	case <-ticket:
+		tickets.Put(ticket) // empty again, and out of every queue
 		return l.releaser(host, h), nil
 	case <-ctx.Done():
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	defer tickets.Put(ticket) // under l.mu: out of the queue, and drained below
 	select {
 	case <-ticket: // granted meanwhile: pass the slot on
 		l.handOn(host, h)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
 
 	"github.com/sixtyfour-oss/webhooks/pkg/streams"
 )
@@ -163,6 +164,17 @@ func (d *Deliverer) activeSources() []*source {
 		}
 	}
 	return out
+}
+
+// givenUp marks src gone and logs it when err says its stream was removed
+// (see streamGone); it reports whether the pull loop must end.
+func (d *Deliverer) givenUp(src *source, err error, log zerolog.Logger) bool {
+	if !d.streamGone(src, err) {
+		return false
+	}
+	src.gone.Store(true)
+	log.Info().Err(err).Msg("partition stream removed (drained after a change of the partition count): no longer pulling from it")
+	return true
 }
 
 // streamGone reports whether err says that src's stream or consumer no
