@@ -93,6 +93,16 @@ type Config struct {
 	// PerHostConcurrency bounds attempts in flight to one host. Defaults to
 	// DefaultPerHostConcurrency; values above Concurrency mean Concurrency.
 	PerHostConcurrency int
+	// OrgConcurrency caps the attempts in flight for one organization in
+	// this process, over all its hosts: a message of an organization at
+	// its cap waits in the waiting room (as one for a busy host does)
+	// until one of the organization's attempts ends. 0, the default, is no
+	// cap: the sources take turns at the worker slots and the
+	// organizations at a shared host's slots, which is fair without
+	// leaving slots idle; a cap is for when one organization must never
+	// use more, even when nobody else has traffic. Values above
+	// Concurrency mean Concurrency.
+	OrgConcurrency int
 	// MaxWaiting bounds the messages waiting for a busy host's slot
 	// without holding a worker slot. Defaults to DefaultMaxWaiting.
 	MaxWaiting int
@@ -151,6 +161,7 @@ func (c Config) withDefaults() Config {
 		c.PerHostConcurrency = DefaultPerHostConcurrency
 	}
 	c.PerHostConcurrency = min(c.PerHostConcurrency, c.Concurrency) // a host cannot use more than all workers
+	c.OrgConcurrency = min(c.OrgConcurrency, c.Concurrency)
 	if c.MaxWaiting == 0 {
 		c.MaxWaiting = DefaultMaxWaiting
 	}
@@ -212,6 +223,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: Prefetch = %d, want >= 1", ErrInvalidConfig, c.Prefetch)
 	case c.PerHostConcurrency < 1:
 		return fmt.Errorf("%w: PerHostConcurrency = %d, want >= 1", ErrInvalidConfig, c.PerHostConcurrency)
+	case c.OrgConcurrency < 0:
+		return fmt.Errorf("%w: OrgConcurrency = %d, want >= 0 (0: no cap)", ErrInvalidConfig, c.OrgConcurrency)
 	case c.MaxWaiting < 1:
 		return fmt.Errorf("%w: MaxWaiting = %d, want >= 1", ErrInvalidConfig, c.MaxWaiting)
 	case c.HeartbeatInterval <= 0 || c.HeartbeatInterval >= c.Streams.AckWait:

@@ -34,6 +34,7 @@ type Deliverer struct {
 	client      *http.Client
 	secrets     SecretSource
 	hosts       *hostLimiter
+	orgs        *hostLimiter // per organization, when OrgConcurrency caps it; nil otherwise
 	breaker     *breaker
 	recorder    *recorder
 	log         zerolog.Logger
@@ -105,6 +106,9 @@ func New(ctx context.Context, js jetstream.JetStream, client *http.Client, secre
 	if d.recorder, err = newRecorder(d, js.Conn(), cfg.Concurrency); err != nil {
 		return nil, err
 	}
+	if cfg.OrgConcurrency > 0 {
+		d.orgs = newHostLimiter(cfg.OrgConcurrency)
+	}
 	if cfg.BreakerThreshold > 0 {
 		d.breaker = newBreaker(cfg.BreakerThreshold, cfg.BreakerOpenFor, cfg.BreakerMaxOpenFor, cfg.Now, d.circuitChanged)
 	}
@@ -142,7 +146,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		}
 	}
 	d.log.Info().Int("concurrency", d.cfg.Concurrency).Int("prefetch", d.cfg.Prefetch).
-		Int("per_host", d.cfg.PerHostConcurrency).Str("consumer", d.cfg.Streams.Consumer).
+		Int("per_host", d.cfg.PerHostConcurrency).Int("per_org", d.cfg.OrgConcurrency).Str("consumer", d.cfg.Streams.Consumer).
 		Strs("streams", labels).Int("partitions", d.cfg.Streams.Partitions).Msg("deliverer started")
 
 	go d.watchdog(ctx)

@@ -103,13 +103,20 @@ func (d *Deliverer) deliver(ctx context.Context, ev event, req *envelope.Request
 			stop()
 		}
 	}()
-	release, err := d.hostSlot(ctx, host, ev.orgID)
+	releaseOrg, err := d.orgSlot(ctx, ev.orgID)
 	if err != nil {
 		d.breaker.abandon(host)
 		return false // shutting down: the server redelivers after AckWait
 	}
+	release, err := d.slot(ctx, d.hosts, host, ev.orgID)
+	if err != nil {
+		releaseOrg()
+		d.breaker.abandon(host)
+		return false
+	}
 	res := d.attempt(ctx, req, ev.attempt, plan == linkSigned)
 	release()
+	releaseOrg()
 	if res.sent {
 		d.breaker.record(host, res.outcome)
 	} else {
@@ -124,23 +131,34 @@ func (d *Deliverer) fail(ctx context.Context, ev event, req *envelope.Request, o
 	return d.finish(ctx, ev, req, result{outcome: o}, d.cfg.Policy.Decide(ev.attempt, o), nil)
 }
 
-// hostSlot takes one of the destination host's slots. While the host is
-// at its limit, the message waits in the waiting room without holding a
-// worker slot, so a slow host does not hold workers that other hosts could
-// use, and never holds a worker while it waits for a host (which could
-// leave every worker waiting on one host). The host's freed slots go to
-// the waiting organizations in turn (see hostLimiter). The pull loop stops pulling
+// orgSlot takes one of the organization's slots when OrgConcurrency caps
+// the attempts in flight per organization (see slot); with no cap it takes
+// nothing. The returned func gives the slot back.
+func (d *Deliverer) orgSlot(ctx context.Context, orgID string) (func(), error) {
+	if d.orgs == nil {
+		return func() {}, nil
+	}
+	return d.slot(ctx, d.orgs, orgID, orgID)
+}
+
+// slot takes one of key's slots in l: a destination host's (d.hosts), or
+// an organization's (d.orgs). While key is at its limit, the message waits
+// in the waiting room without holding a worker slot, so a slow host (or a
+// capped organization) does not hold workers that others could use, and
+// never holds a worker while it waits (which could leave every worker
+// waiting on one host). A host's freed slots go to the waiting
+// organizations in turn (see hostLimiter). The pull loop stops pulling
 // while the room holds MaxWaiting messages; the room has Concurrency more
 // places, so entering it never blocks. The caller holds a worker slot on
 // entry and on return.
-func (d *Deliverer) hostSlot(ctx context.Context, host, orgID string) (func(), error) {
-	if release, ok := d.hosts.tryAcquire(host); ok {
+func (d *Deliverer) slot(ctx context.Context, l *hostLimiter, key, orgID string) (func(), error) {
+	if release, ok := l.tryAcquire(key); ok {
 		return release, nil
 	}
 	d.waiting <- struct{}{}
 	<-d.slots
 	d.metrics.Waiting(1)
-	release, err := d.hosts.acquire(ctx, host, orgID)
+	release, err := l.acquire(ctx, key, orgID)
 	d.metrics.Waiting(-1)
 	<-d.waiting
 	select { // a place is free: wake the longest-paused pull loop, if any
@@ -163,15 +181,17 @@ func (d *Deliverer) identify(msg jetstream.Msg, meta *jetstream.MsgMetadata) eve
 			ev.replay = n
 		}
 	}
-	// <prefix>.deliver.<org_id>.<source>
+	// <prefix>.deliver.<org_id>.<source>, or a partition's
+	// <prefix>.partition.<P>.<k>.<lane key>.<org_id>.<source>: the
+	// organization and source are the last two tokens.
 	tokens := strings.Split(msg.Subject(), ".")
 	ev.orgID, ev.source = "_unknown", "_unknown"
-	if len(tokens) == 4 {
-		if envelope.ValidOrgID(tokens[2]) {
-			ev.orgID = tokens[2]
+	if n := len(tokens); n == 4 || n == 7 {
+		if envelope.ValidOrgID(tokens[n-2]) {
+			ev.orgID = tokens[n-2]
 		}
-		if envelope.ValidOrgID(tokens[3]) {
-			ev.source = tokens[3]
+		if envelope.ValidOrgID(tokens[n-1]) {
+			ev.source = tokens[n-1]
 		}
 	}
 	ev.eventID = "seq-" + strconv.FormatUint(meta.Sequence.Stream, 10)

@@ -11,7 +11,9 @@ import (
 // customers use) queues behind itself, not in front of the others. When a
 // single organization waits, it gets every slot (work-conserving). A
 // host's entry exists only while someone holds or waits for it, so the map
-// does not grow with the number of hosts ever seen.
+// does not grow with the number of hosts ever seen. The same type caps an
+// organization's attempts (keyed by organization, each key waited for by
+// that organization only).
 type hostLimiter struct {
 	limit int
 	mu    sync.Mutex

@@ -9,8 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/sixtyfour-oss/webhooks/internal/embedded"
 	"github.com/sixtyfour-oss/webhooks/internal/jstest"
+	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 	"github.com/sixtyfour-oss/webhooks/pkg/streams"
 )
 
@@ -253,4 +256,25 @@ func TestLaneMateIsNotQueuedBehindABacklog(t *testing.T) {
 	if got := receivedIDs(slow); len(got) != backlog {
 		t.Errorf("%d distinct backlog events delivered, want %d", len(got), backlog)
 	}
+}
+
+// A poison message on a partition is dead-lettered under the organization
+// and source of its subject, as on the unpartitioned stream: the mapped
+// subject carries them as its last two tokens.
+func TestPartitionedPoisonKeepsItsOrganization(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, streams.Config{AckWait: 3 * time.Second, Partitions: 3})
+	h.start(Config{}, nil)
+	ctx := jstest.Context(t, 20*time.Second)
+	msg := nats.NewMsg("webhooks.deliver.org_7.job")
+	msg.Data = []byte("{not json")
+	msg.Header.Set(nats.MsgIdHdr, "poison-1")
+	if _, err := h.js.PublishMsg(ctx, msg); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.pending(ctx); n != 0 {
+		t.Fatalf("WEBHOOKS holds %d messages; the mapping should have stored the poison on a partition", n)
+	}
+	jstest.Eventually(t, 10*time.Second, func() bool { return h.undelivered(ctx, "org_7", envelope.SourceJob, "poison-1") != nil },
+		"poison dead-lettered under org_7")
 }

@@ -37,6 +37,9 @@ type DelivererSettings struct {
 	Prefetch int `envconfig:"DELIVERER_PREFETCH" default:"256"`
 	// PerHostConcurrency bounds attempts in flight to one host.
 	PerHostConcurrency int `envconfig:"DELIVERER_PER_HOST_CONCURRENCY" default:"64"`
+	// OrgConcurrency caps one organization's attempts in flight in this
+	// process; 0 is no cap (organizations take turns, see deliver.Config).
+	OrgConcurrency int `envconfig:"DELIVERER_ORG_CONCURRENCY" default:"0"`
 	// ShutdownTimeout bounds how long in-flight attempts may finish after SIGTERM.
 	ShutdownTimeout time.Duration `envconfig:"DELIVERER_SHUTDOWN_TIMEOUT" default:"30s"`
 	// RetrySchedule is the delays between attempts.
@@ -87,9 +90,18 @@ func (s DelivererSettings) Validate() error {
 		atLeast1("DELIVERER_CONCURRENCY", s.Concurrency),
 		atLeast1("DELIVERER_PREFETCH", s.Prefetch),
 		atLeast1("DELIVERER_PER_HOST_CONCURRENCY", s.PerHostConcurrency),
+		notNegative("DELIVERER_ORG_CONCURRENCY", s.OrgConcurrency),
 		positive("DELIVERER_SHUTDOWN_TIMEOUT", s.ShutdownTimeout),
 		config.CheckAddr("DELIVERER_OPS_ADDR", s.OpsAddr, true),
 	)
+}
+
+// notNegative checks a count setting where 0 means "off".
+func notNegative(name string, n int) error {
+	if n < 0 {
+		return config.Bad(name, "got %d, want >= 0 (0: no cap)", n)
+	}
+	return nil
 }
 
 // atLeast1 checks a count setting.
@@ -192,7 +204,7 @@ func RunDelivererOn(ctx context.Context, s DelivererSettings, sc streams.Config,
 	d, err := deliver.New(ctx, conn.JS, client, cache, deliver.Config{
 		Streams: sc, Policy: policy, URLs: urls,
 		Concurrency: s.Concurrency, Prefetch: s.Prefetch, PerHostConcurrency: s.PerHostConcurrency,
-		ShutdownTimeout: s.ShutdownTimeout, Logger: &log, Metrics: metrics.NewDeliverer(reg), Links: links,
+		OrgConcurrency: s.OrgConcurrency, ShutdownTimeout: s.ShutdownTimeout, Logger: &log, Metrics: metrics.NewDeliverer(reg), Links: links,
 		OnlyPartitions: only,
 	})
 	if err != nil {

@@ -46,6 +46,7 @@ func TestDelivererSettingsReportEveryProblem(t *testing.T) {
 		"DELIVERER_CONCURRENCY":          "0",
 		"DELIVERER_PREFETCH":             "many",
 		"DELIVERER_PER_HOST_CONCURRENCY": "-1",
+		"DELIVERER_ORG_CONCURRENCY":      "-2",
 		"DELIVERER_SHUTDOWN_TIMEOUT":     "0s",
 		"DELIVERER_OPS_ADDR":             "9090",
 		"STREAMS_ACK_WAIT":               "1ms",
