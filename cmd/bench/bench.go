@@ -21,7 +21,7 @@ var phases = []phase{
 	{"http", baselineHTTP}, {"js", baselineJS}, {"bare", baselineBare},
 	{"drain", fullDrain}, {"fsync", fsyncDrain}, {"latency", latency},
 	{"isolation", isolation}, {"stalls", stalls}, {"history", history}, {"log", deliveryLog},
-	{"fairness", fairness},
+	{"fairness", fairness}, {"scale", scale},
 }
 
 // runBench runs the selected phases, printing their details, then the

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sixtyfour-oss/webhooks/pkg/streams"
 )
 
 // TestMain lets the test binary serve as the bench's child process: the
@@ -76,7 +78,8 @@ func TestQuickRunPrintsTheSummaryLine(t *testing.T) {
 		"bytes/event", "log writer lag at", "timeline of one event", "100-row page",
 		"A alone: backlog drain", "B alone (no A backlog", "A with B, C (same): drain", "A with B, C (other): drain",
 		"A with B, C (lane): drain", "B and C in A's partition (other lanes)", "B and C in the other partitions", "B and C in A's lane",
-		"3 partitions of 8 lanes; org A"} {
+		"3 partitions of 8 lanes; org A",
+		"P=1: deliverer drain", "P=3: deliverer drain", "P=3: leaders (", "busiest server CPU per event: P=1"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q\noutput:\n%s", want, out.String())
 		}
@@ -98,6 +101,7 @@ func TestBadFlagsAreUsageErrors(t *testing.T) {
 		{"fault share of one", []string{"-isolation-fault", "1"}},
 		{"unknown stall loop", []string{"-stall-loop", "push"}},
 		{"zero fairness rate", []string{"-fair-rate", "0"}},
+		{"zero scale events", []string{"-scale-events", "0"}},
 		{"stray argument", []string{"now"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -138,5 +142,45 @@ func TestDistributionUsesNearestRank(t *testing.T) {
 	}
 	if got, want := d.max, 200*time.Millisecond; got != want {
 		t.Errorf("max = %v, want %v", got, want)
+	}
+}
+
+func TestSpreadMovesPutsEachLeaderOnItsOwnServer(t *testing.T) {
+	servers := []string{"n1", "n2", "n3"}
+	for _, tc := range []struct {
+		name    string
+		leaders []string
+		want    map[int]string
+	}{
+		{"already spread", []string{"n2", "n3", "n1"}, map[int]string{}},
+		{"two share a server", []string{"n1", "n1", "n3"}, map[int]string{1: "n2"}},
+		{"all on one server", []string{"n2", "n2", "n2"}, map[int]string{1: "n1", 2: "n3"}},
+		{"more streams than servers", []string{"n1", "n1", "n1", "n1"}, map[int]string{1: "n2", 2: "n3"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := spreadMoves(tc.leaders, servers)
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("spreadMoves(%v) = %v, want %v", tc.leaders, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestScaleOrgsShareThePartitionsEvenly(t *testing.T) {
+	orgs := scaleOrgIDs()
+	sc := streams.Config{Partitions: scalePartitions}.WithDefaults()
+	counts := make([]int, scalePartitions)
+	seen := map[string]bool{}
+	for _, id := range orgs {
+		if seen[id] {
+			t.Errorf("organization %s twice", id)
+		}
+		seen[id] = true
+		counts[sc.PartitionOf(id)]++
+	}
+	for p, got := range counts {
+		if got != scaleOrgsPerPartition {
+			t.Errorf("partition %d has %d organizations, want %d", p, got, scaleOrgsPerPartition)
+		}
 	}
 }

@@ -26,6 +26,7 @@ const (
 	modeBare      = "bare"      // baseline C: consume, sign, POST, ack
 	modeHTTP      = "http"      // baseline A: sign and POST, no JetStream
 	modeJS        = "js"        // baseline B: consume and ack, no HTTP
+	modeServer    = "server"    // a JetStream server of the scale phase's cluster (Server)
 )
 
 // childSpec tells a child what to run.
@@ -44,6 +45,8 @@ type childSpec struct {
 	// ShutdownTimeout is the deliverer's; short, so that a run with
 	// attempts stuck on a black hole ends quickly.
 	ShutdownTimeout time.Duration
+	// Server configures a server child (modeServer); nil otherwise.
+	Server *serverSpec `json:",omitempty"`
 }
 
 // childResult is what a child reports when it stops.

@@ -62,6 +62,8 @@ type options struct {
 	fairRate   float64       // events/s orgs B and C each publish in it
 	fairWindow time.Duration // B's publishing alone; the least of it with A's backlog
 
+	scaleEvents int // backlog of each run of the scale phase
+
 	profileDir string
 	keep       bool
 }
@@ -73,7 +75,7 @@ var quickPreset = map[string]string{
 	"isolation-duration": "300ms", "isolation-control": "false",
 	"stall-runs": "1", "stall-events": "400", "stall-give-up": "2s",
 	"history-events": "2000", "log-rate": "500", "log-duration": "300ms", "log-events": "3000",
-	"fair-events": "20000", "fair-window": "2s",
+	"fair-events": "20000", "fair-window": "2s", "scale-events": "300",
 }
 
 // parseFlags parses args; -h prints the flags to out.
@@ -114,6 +116,7 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	fs.IntVar(&o.fairEvents, "fair-events", fairEventsDefault, "org A's events queued before the deliverer starts in the fairness phase")
 	fs.Float64Var(&o.fairRate, "fair-rate", 50, "events/s orgs B and C each publish in the fairness phase")
 	fs.DurationVar(&o.fairWindow, "fair-window", 12*time.Second, "fairness phase: how long B and C publish with no backlog, and the least they publish while A's backlog drains (they go on until it is drained)")
+	fs.IntVar(&o.scaleEvents, "scale-events", scaleEventsDefault, "job events in each run (one partition, then three) of the scale phase on a 3-node cluster with fsync on every write")
 	fs.StringVar(&o.profileDir, "profile", "", "write CPU profiles of the drains (deliverer, baseline C, and this process: broker and sink) and of the deliverer and this process under each offered load, and the deliverer's heap and goroutines halfway through the drain, to this directory")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directories (JetStream stores, attempt logs)")
 	if err := fs.Parse(args); err != nil {
@@ -176,6 +179,8 @@ func (o options) validate() error {
 		return usageError{errors.New("-history-events and -log-events must be >= 1, -log-rate and -log-duration > 0")}
 	case o.fairEvents < 1 || o.fairRate <= 0 || o.fairWindow <= 0:
 		return usageError{errors.New("-fair-events must be >= 1, -fair-rate and -fair-window > 0")}
+	case o.scaleEvents < 1:
+		return usageError{errors.New("-scale-events must be >= 1")}
 	case o.stallLoop != modeDeliverer && o.stallLoop != modeBare:
 		return usageError{fmt.Errorf("-stall-loop = %q, want %s or %s", o.stallLoop, modeDeliverer, modeBare)}
 	}

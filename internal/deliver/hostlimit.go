@@ -24,8 +24,9 @@ type hostLimiter struct {
 // mutex.
 type hostSlots struct {
 	held    int                        // slots in use
-	waiting map[string][]chan struct{} // per organization, in arrival order
+	waiting map[string][]chan struct{} // per organization, in arrival order; made when first needed
 	turns   []string                   // organizations with waiters, next to serve first
+	release func()                     // gives one held slot back; made once per entry
 }
 
 // tickets are the one-slot channels through which a waiter is handed a
@@ -40,7 +41,12 @@ func newHostLimiter(limit int) *hostLimiter {
 func (l *hostLimiter) entry(host string) *hostSlots {
 	h := l.hosts[host]
 	if h == nil {
-		h = &hostSlots{waiting: map[string][]chan struct{}{}}
+		h = &hostSlots{}
+		h.release = func() {
+			l.mu.Lock()
+			l.handOn(host, h)
+			l.mu.Unlock()
+		}
 		l.hosts[host] = h
 	}
 	return h
@@ -57,7 +63,7 @@ func (l *hostLimiter) tryAcquire(host string) (release func(), ok bool) {
 		return nil, false
 	}
 	h.held++
-	return l.releaser(host, h), true
+	return h.release, true
 }
 
 // acquire waits for a slot for host on behalf of orgID; it returns a
@@ -68,9 +74,12 @@ func (l *hostLimiter) acquire(ctx context.Context, host, orgID string) (func(), 
 	if h.held < l.limit && len(h.turns) == 0 {
 		h.held++
 		l.mu.Unlock()
-		return l.releaser(host, h), nil
+		return h.release, nil
 	}
 	ticket := tickets.Get().(chan struct{})
+	if h.waiting == nil {
+		h.waiting = map[string][]chan struct{}{}
+	}
 	if len(h.waiting[orgID]) == 0 {
 		h.turns = append(h.turns, orgID)
 	}
@@ -80,7 +89,7 @@ func (l *hostLimiter) acquire(ctx context.Context, host, orgID string) (func(), 
 	select {
 	case <-ticket:
 		tickets.Put(ticket) // empty again, and out of every queue
-		return l.releaser(host, h), nil
+		return h.release, nil
 	case <-ctx.Done():
 	}
 	l.mu.Lock()
@@ -112,15 +121,6 @@ func (l *hostLimiter) acquire(ctx context.Context, host, orgID string) (func(), 
 	}
 	l.forget(host, h)
 	return nil, ctx.Err()
-}
-
-// releaser returns the func that gives a held slot back; call it once.
-func (l *hostLimiter) releaser(host string, h *hostSlots) func() {
-	return func() {
-		l.mu.Lock()
-		l.handOn(host, h)
-		l.mu.Unlock()
-	}
 }
 
 // handOn passes a freed slot to the first waiter of the organization whose
