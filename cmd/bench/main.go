@@ -15,10 +15,14 @@
 //   - repeated high-concurrency drains, counting stalls;
 //   - the delivery history and the delivery log (history, log);
 //   - fairness: one organization's latency while another's 200,000-event
-//     backlog drains, against its latency alone.
+//     backlog drains, against its latency alone;
+//   - scale: a three-server cluster (each server a child process, fsync on
+//     every write, R3) draining a backlog at one partition and at three,
+//     with each server's CPU per event.
 //
-// Everything runs on loopback: the JetStream server, the sink and the
-// publisher in this process, and each client under test (the deliverer or
+// Everything runs on loopback: the JetStream server (the scale phase's
+// three servers run as child processes), the sink and the publisher in
+// this process, and each client under test (the deliverer or
 // a baseline loop) in a child process, a re-execution of this binary, so
 // that its CPU time and peak RSS are its own. Every phase starts from a
 // fresh server in a temporary directory.

@@ -179,3 +179,47 @@ func TestMappingConfig(t *testing.T) {
 		t.Errorf("unpartitioned MappingConfig = %q, want none", m)
 	}
 }
+
+// Lane consumers keep their state in memory only when it is replicated,
+// and Ensure keeps the storage of a lane consumer that already exists (the
+// server cannot change it) instead of failing.
+func TestLaneConsumerStorage(t *testing.T) {
+	one := streams.Config{Partitions: 2}.WithDefaults()
+	three := streams.Config{Partitions: 2, Replicas: 3}.WithDefaults()
+	lane := one.LanesOf(one.ConfiguredPartitions()[1])[0]
+	if one.LaneConsumerConfig(lane).MemoryStorage {
+		t.Error("a lane consumer of one replica keeps its state in memory: a restart would lose it")
+	}
+	if !three.LaneConsumerConfig(lane).MemoryStorage {
+		t.Error("a lane consumer of three replicas keeps its state in files")
+	}
+
+	s := jstest.ServerWith(t, embedded.Config{Mappings: one.Mappings()})
+	_, js := jstest.Connect(t, s)
+	ctx := jstest.Context(t, 20*time.Second)
+	if _, err := streams.Ensure(ctx, js, one); err != nil {
+		t.Fatal(err)
+	}
+	stream, err := js.Stream(ctx, lane.Partition.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.DeleteConsumer(ctx, lane.Consumer); err != nil {
+		t.Fatal(err)
+	}
+	memory := one.LaneConsumerConfig(lane)
+	memory.MemoryStorage = true
+	if _, err := stream.CreateConsumer(ctx, memory); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := streams.Ensure(ctx, js, one); err != nil {
+		t.Fatalf("Ensure over a lane consumer of the other storage: %v", err)
+	}
+	cons, err := stream.Consumer(ctx, lane.Consumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cons.CachedInfo().Config.MemoryStorage {
+		t.Error("Ensure changed the existing consumer's storage")
+	}
+}
