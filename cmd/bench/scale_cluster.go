@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -110,14 +109,7 @@ func startServer(ss serverSpec) (*server.Server, error) {
 // answerServerQueries answers the parent's queries until stdin closes or
 // ctx ends.
 func answerServerQueries(ctx context.Context, s *server.Server, in io.Reader, out io.Writer) {
-	cmds := make(chan string)
-	go func() {
-		defer close(cmds)
-		sc := bufio.NewScanner(in)
-		for sc.Scan() {
-			cmds <- sc.Text()
-		}
-	}()
+	cmds := lines(in)
 	for {
 		select {
 		case c, ok := <-cmds:

@@ -67,14 +67,7 @@ func runChild(ctx context.Context, specJSON string, in io.Reader, out io.Writer)
 		nc.Close()
 		return fmt.Errorf("%s: %w", spec.Mode, err)
 	}
-	cmds := make(chan string)
-	go func() {
-		defer close(cmds)
-		sc := bufio.NewScanner(in)
-		for sc.Scan() {
-			cmds <- sc.Text()
-		}
-	}()
+	cmds := lines(in)
 	fmt.Fprintln(out, "ready")
 	if waitForGo(ctx, cmds) {
 		if err := serve(ctx, spec, r, cmds, out); err != nil {
@@ -251,4 +244,18 @@ func newDelivererRunner(ctx context.Context, spec childSpec, js jetstream.JetStr
 		return runner{}, err
 	}
 	return runner{run: d.Run, close: closeAll}, nil
+}
+
+// lines sends each line read from in on the returned channel, and closes
+// it when in ends: a child's commands from its parent.
+func lines(in io.Reader) <-chan string {
+	out := make(chan string)
+	go func() {
+		defer close(out)
+		sc := bufio.NewScanner(in)
+		for sc.Scan() {
+			out <- sc.Text()
+		}
+	}()
+	return out
 }
