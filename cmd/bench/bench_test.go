@@ -79,7 +79,8 @@ func TestQuickRunPrintsTheSummaryLine(t *testing.T) {
 		"A alone: backlog drain", "B alone (no A backlog", "A with B, C (same): drain", "A with B, C (other): drain",
 		"A with B, C (lane): drain", "B and C in A's partition (other lanes)", "B and C in the other partitions", "B and C in A's lane",
 		"3 partitions of 8 lanes; org A",
-		"P=1: deliverer drain", "P=3: deliverer drain", "P=3: leaders (", "busiest server CPU per event: P=1"} {
+		"R3 P=1: deliverer drain", "R3 P=3: deliverer drain", "R3 P=3: leaders (", "R3 busiest server CPU per event: P=1",
+		"R1 P=3: deliverer drain", "R1 busiest server CPU per event: P=1"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q\noutput:\n%s", want, out.String())
 		}

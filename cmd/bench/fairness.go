@@ -106,7 +106,7 @@ func fairness(ctx context.Context, o options, r *report) error {
 	if o.quick {
 		r.printf("  quick: A's backlog scaled down to %d events (full run: %d) and the window to %v", o.fairEvents, fairEventsDefault, o.fairWindow)
 	}
-	alone, err := drainOnce(ctx, o, r, envConfig{partitions: fairPartitions}, o.fairEvents, "A alone: backlog drain", "")
+	alone, err := drainOnce(ctx, o, r, envConfig{partitions: fairPartitions}, o.fairEvents, "A alone: backlog drain", o.profilePath("fair-alone"))
 	if err != nil {
 		return fmt.Errorf("A alone: %w", err)
 	}
@@ -301,7 +301,14 @@ func fairNoisy(ctx context.Context, o options, r *report, orgs fairOrgs) (timed,
 		return timed{}, fairLoad{}, err
 	}
 	r.printf("  %-28s %7d events in %7.2f s = %8.0f/s", "backlog published (async)", o.fairEvents, pub.Seconds(), float64(o.fairEvents)/pub.Seconds())
-	c, err := startChild(f.delivererSpec(o))
+	spec := f.delivererSpec(o)
+	spec.CPUProfile = o.profilePath("fair-" + orgs.where)
+	stopProfile, err := profileSelf(o.profilePath("fair-" + orgs.where + "-broker"))
+	if err != nil {
+		return timed{}, fairLoad{}, err
+	}
+	defer stopProfile()
+	c, err := startChild(spec)
 	if err != nil {
 		return timed{}, fairLoad{}, err
 	}

@@ -13,7 +13,8 @@ import (
 
 // The scale phase's settings.
 const (
-	// scaleReplicas is the replica count of every stream, consumer and bucket.
+	// scaleReplicas is the replica count of every stream, consumer and
+	// bucket in the phase's main comparison (the production setting).
 	scaleReplicas = 3
 	// scalePartitions is the partition count compared with one partition.
 	scalePartitions = 3
@@ -65,28 +66,59 @@ func (s scaleRun) busiest() int {
 	return b
 }
 
+// scaleSetting is one comparison of the scale phase: a replica count,
+// run at one partition and at scalePartitions.
+type scaleSetting struct {
+	replicas int
+	suffix   string // of its BENCH fields ("" for the main comparison)
+	what     string // for the details
+}
+
+// scaleSettings are the phase's comparisons: the production replication,
+// where every server stores every event whatever the partition count, and
+// one replica, the smallest cluster with more servers than replicas, where
+// each partition's work can go to a server of its own.
+var scaleSettings = []scaleSetting{
+	{replicas: scaleReplicas, what: "replicas = servers: every server stores and syncs every event, whatever the partition count"},
+	{replicas: 1, suffix: "_r1", what: "more servers than replicas: each partition stream created on a server of its own"},
+}
+
 // scale compares one deliver partition with scalePartitions on a
 // scaleNodes-node cluster whose servers are child processes with
-// synchronous file storage (fsync on every write) and every stream,
-// consumer and bucket at scaleReplicas replicas. Each run, in a fresh
-// cluster: the partition streams' leaders are moved onto distinct servers,
-// o.scaleEvents job events are published round-robin over organizations
-// of which scaleOrgsPerPartition hash to each partition, then the real
-// deliverer (connected to every node) drains them. The CPU of each server
-// is read from /proc over the drain (from "go" until the sinks have every
-// event). scale_busiest_cpu_per_event_ratio is the largest server CPU per
-// delivered event at scalePartitions over the same at one partition;
-// scale_drain_ratio the events/s at scalePartitions over one partition.
+// synchronous file storage (fsync on every write), once for each of
+// scaleSettings (every stream, consumer and bucket at its replica count).
+// Each run, in a fresh cluster: the partition streams go to distinct
+// servers (leaders moved there when replicated, streams created there
+// when not), o.scaleEvents job events are published round-robin over
+// organizations of which scaleOrgsPerPartition hash to each partition,
+// then the real deliverer (connected to every node) drains them. The CPU
+// of each server is read from /proc over the drain (from "go" until the
+// sinks have every event). scale_busiest_cpu_per_event_ratio is the
+// largest server CPU per delivered event at scalePartitions over the same
+// at one partition; scale_drain_ratio the events/s at scalePartitions over
+// one partition; the fields of the one-replica comparison end in _r1.
 func scale(ctx context.Context, o options, r *report) error {
 	orgs := scaleOrgIDs()
-	r.printf("  %d-node cluster (each server a child process), synchronous file storage (fsync every write), %d replicas; %d job events per run, round-robin over %d organizations, %s; deliverer concurrency=%d prefetch=%d per_host=%d",
-		scaleNodes, scaleReplicas, o.scaleEvents, len(orgs), partitionShares(orgs, o.scaleEvents), o.concurrency, o.prefetch, o.perHost)
+	r.printf("  %d-node cluster (each server a child process), synchronous file storage (fsync every write); %d job events per run, round-robin over %d organizations, %s; deliverer concurrency=%d prefetch=%d per_host=%d",
+		scaleNodes, o.scaleEvents, len(orgs), partitionShares(orgs, o.scaleEvents), o.concurrency, o.prefetch, o.perHost)
 	if o.quick {
 		r.printf("  quick: %d events per run (full run: %d)", o.scaleEvents, scaleEventsDefault)
 	}
+	for _, set := range scaleSettings {
+		if err := scaleCompare(ctx, o, r, set, orgs); err != nil {
+			return fmt.Errorf("%d replicas: %w", set.replicas, err)
+		}
+	}
+	return nil
+}
+
+// scaleCompare runs one setting at one partition, then at
+// scalePartitions, and prints and records the ratios.
+func scaleCompare(ctx context.Context, o options, r *report, set scaleSetting, orgs []string) error {
+	r.printf("  %d replicas (%s)", set.replicas, set.what)
 	var runs []scaleRun
 	for _, p := range []int{1, scalePartitions} {
-		run, err := scaleOnce(ctx, o, r, p, orgs)
+		run, err := scaleOnce(ctx, o, r, p, set.replicas, orgs)
 		if err != nil {
 			return fmt.Errorf("P=%d: %w", p, err)
 		}
@@ -95,15 +127,15 @@ func scale(ctx context.Context, o options, r *report) error {
 	p1, pn := runs[0], runs[1]
 	b1, bn := p1.busiest(), pn.busiest()
 	cpuRatio := pn.perEvent(bn) / p1.perEvent(b1)
-	r.printf("  busiest server CPU per event: P=1 %s %.3f ms (%.0f%% of all servers' CPU), P=%d %s %.3f ms (%.0f%%): ratio %.3f (target <= 0.6)",
-		p1.servers[b1], p1.perEvent(b1), 100*p1.perEvent(b1)/totalPerEvent(p1),
+	r.printf("  R%d busiest server CPU per event: P=1 %s %.3f ms (%.0f%% of all servers' CPU), P=%d %s %.3f ms (%.0f%%): ratio %.3f (target <= 0.6)",
+		set.replicas, p1.servers[b1], p1.perEvent(b1), 100*p1.perEvent(b1)/totalPerEvent(p1),
 		scalePartitions, pn.servers[bn], pn.perEvent(bn), 100*pn.perEvent(bn)/totalPerEvent(pn), cpuRatio)
-	r.printf("  all servers' CPU per event: P=1 %.3f ms, P=%d %.3f ms; drain P=1 %.0f/s, P=%d %.0f/s: ratio %.2f",
-		totalPerEvent(p1), scalePartitions, totalPerEvent(pn), p1.t.perSec(), scalePartitions, pn.t.perSec(), pn.t.perSec()/p1.t.perSec())
-	r.set("scale_drain_per_s_p1", p1.t.perSec())
-	r.set("scale_drain_per_s_p3", pn.t.perSec())
-	r.set("scale_drain_ratio", pn.t.perSec()/p1.t.perSec())
-	r.set("scale_busiest_cpu_per_event_ratio", cpuRatio)
+	r.printf("  R%d all servers' CPU per event: P=1 %.3f ms, P=%d %.3f ms; drain P=1 %.0f/s, P=%d %.0f/s: ratio %.2f",
+		set.replicas, totalPerEvent(p1), scalePartitions, totalPerEvent(pn), p1.t.perSec(), scalePartitions, pn.t.perSec(), pn.t.perSec()/p1.t.perSec())
+	r.set("scale_drain_per_s_p1"+set.suffix, p1.t.perSec())
+	r.set("scale_drain_per_s_p3"+set.suffix, pn.t.perSec())
+	r.set("scale_drain_ratio"+set.suffix, pn.t.perSec()/p1.t.perSec())
+	r.set("scale_busiest_cpu_per_event_ratio"+set.suffix, cpuRatio)
 	return nil
 }
 
@@ -156,14 +188,15 @@ func partitionShares(orgs []string, n int) string {
 	return fmt.Sprintf("at P=%d by PartitionOf: %s", scalePartitions, strings.Join(parts, "; "))
 }
 
-// scaleOnce is one run at partitions partitions in a fresh cluster.
-func scaleOnce(ctx context.Context, o options, r *report, partitions int, orgs []string) (_ scaleRun, err error) {
-	e, err := newScaleEnv(ctx, o, partitions, orgs)
+// scaleOnce is one run at partitions partitions and replicas replicas in
+// a fresh cluster.
+func scaleOnce(ctx context.Context, o options, r *report, partitions, replicas int, orgs []string) (_ scaleRun, err error) {
+	e, err := newScaleEnv(ctx, o, partitions, replicas, orgs)
 	if err != nil {
 		return scaleRun{}, err
 	}
 	defer func() { err = errors.Join(err, e.close(ctx)) }()
-	label := fmt.Sprintf("P=%d", partitions)
+	label := fmt.Sprintf("R%d P=%d", replicas, partitions)
 	leaders, err := e.leaders(ctx)
 	if err != nil {
 		return scaleRun{}, err

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/sixtyfour-oss/webhooks/internal/embedded"
@@ -46,7 +47,11 @@ type serverSpec struct {
 	LogFile     string            // the server's log (notices and errors)
 	SyncAlways  bool              // fsync every write before acknowledging it
 	Mappings    map[string]string // subject mappings of the global account
+	Tags        []string          // server tags, for stream placement
 }
+
+// serverTag is the tag naming server name, which placement can ask for.
+func serverTag(name string) string { return "node:" + name }
 
 // options are the server options of s.
 func (s serverSpec) options() *server.Options {
@@ -61,6 +66,7 @@ func (s serverSpec) options() *server.Options {
 		NoSigs:     true,
 		Cluster:    server.ClusterOpts{Name: scaleClusterName, Host: scaleHost, Port: s.ClusterPort},
 		Routes:     server.RoutesFromStr(s.Routes),
+		Tags:       jwt.TagList(s.Tags),
 	}
 }
 
@@ -172,6 +178,7 @@ func startCluster(dir string, syncAlways bool, mappings map[string]string) (*sca
 			Name: fmt.Sprintf("n%d", i+1), ClientPort: ports[2*i], ClusterPort: ports[2*i+1],
 			Routes: strings.Join(routes, ","), SyncAlways: syncAlways, Mappings: mappings,
 		}
+		ss.Tags = []string{serverTag(ss.Name)}
 		ss.StoreDir, ss.LogFile = filepath.Join(dir, ss.Name), filepath.Join(dir, ss.Name+".log")
 		wg.Go(func() {
 			c, err := startChild(childSpec{Mode: modeServer, Server: &ss})

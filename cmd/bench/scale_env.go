@@ -24,7 +24,7 @@ type scaleOrg struct {
 }
 
 // scaleEnv is a scale world: a cluster of server children with the
-// pipeline's streams at scaleReplicas, organizations with signing secrets
+// pipeline's streams at one replica count, organizations with signing secrets
 // and sinks, and a connection to every node. The embedded env holds the
 // connection, the streams and the temporary directory; its srv and sink
 // are nil (the servers are child processes, each organization has a
@@ -37,12 +37,13 @@ type scaleEnv struct {
 	setup   []string // how long each set-up step took, for the details
 }
 
-// newScaleEnv builds a scale world at partitions partitions, step by
-// step (each step's duration is kept for the details): the server
-// children, a meta leader, streams.Ensure, the partition leaders on
-// distinct servers, then a secret and a sink for each of orgs. On error
-// everything started is torn down.
-func newScaleEnv(ctx context.Context, o options, partitions int, orgs []string) (_ *scaleEnv, err error) {
+// newScaleEnv builds a scale world at partitions partitions and replicas
+// replicas, step by step (each step's duration is kept for the details):
+// the server children, a meta leader, the partition streams on distinct
+// servers (created there when not replicated, before streams.Ensure;
+// their leaders moved there after it when replicated), then a secret and
+// a sink for each of orgs. On error everything started is torn down.
+func newScaleEnv(ctx context.Context, o options, partitions, replicas int, orgs []string) (_ *scaleEnv, err error) {
 	e := &scaleEnv{env: &env{keep: o.keep}}
 	defer func() {
 		if err != nil {
@@ -52,7 +53,7 @@ func newScaleEnv(ctx context.Context, o options, partitions int, orgs []string) 
 	if e.dir, err = os.MkdirTemp("", "webhooks-bench-scale-"); err != nil {
 		return nil, err
 	}
-	e.sc = streams.Config{Partitions: partitions, Replicas: scaleReplicas}.WithDefaults()
+	e.sc = streams.Config{Partitions: partitions, Replicas: replicas}.WithDefaults()
 	steps := []struct {
 		name string
 		run  func() error
@@ -62,6 +63,7 @@ func newScaleEnv(ctx context.Context, o options, partitions int, orgs []string) 
 			return err
 		}},
 		{"meta leader", func() error { return e.waitMetaLeader(ctx) }},
+		{"partition streams placed", func() error { return e.placeStreams(ctx) }},
 		{"streams", func() error { return e.ensure(ctx) }},
 		{"partition leaders placed", func() error { return e.placeLeaders(ctx) }},
 		{fmt.Sprintf("%d secrets and sinks", len(orgs)), func() error { return e.addOrgs(ctx, orgs) }},
@@ -76,11 +78,40 @@ func newScaleEnv(ctx context.Context, o options, partitions int, orgs []string) 
 	return e, nil
 }
 
+// placeStreams creates each partition stream of a one-replica world on a
+// server of its own, named by the server's tag (nothing to do with one
+// partition, or when replicated). Left to itself the cluster put every
+// one-replica stream on the same server here (the one with the most free
+// storage), and a one-replica stream's leader cannot be moved by a
+// stepdown. streams.Ensure then finds the streams and keeps their
+// placement (an update without one is not a move).
+func (e *scaleEnv) placeStreams(ctx context.Context) error {
+	parts := e.sc.ConfiguredPartitions()[1:]
+	if len(parts) < 2 || e.sc.Replicas > 1 {
+		return nil
+	}
+	names := e.cluster.names()
+	for i, p := range parts {
+		cfg := e.sc.PartitionStreamConfig(p.Of, p.Index)
+		cfg.Placement = &jetstream.Placement{Cluster: scaleClusterName, Tags: []string{serverTag(names[i%len(names)])}}
+		err := pollUntil(ctx, scaleSetupTimeout, scaleSetupPoll, "stream "+p.Stream+" on "+names[i%len(names)], func(ctx context.Context) error {
+			ctx, cancel := context.WithTimeout(ctx, scaleEnsureTimeout)
+			defer cancel()
+			_, err := e.js.CreateOrUpdateStream(ctx, cfg)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // placeLeaders moves the partition streams' leaders onto distinct servers
-// (nothing to do with one partition).
+// (nothing to do with one partition, or one replica).
 func (e *scaleEnv) placeLeaders(ctx context.Context) error {
 	parts := e.sc.ConfiguredPartitions()[1:]
-	if len(parts) < 2 {
+	if len(parts) < 2 || e.sc.Replicas < 2 {
 		return nil
 	}
 	names := make([]string, len(parts))
