@@ -76,7 +76,7 @@ func TestQuickRunPrintsTheSummaryLine(t *testing.T) {
 	for _, want := range []string{"machine: nproc=", "A: HTTP only", "B: pull consume + ack", "C: bare loop drain",
 		"D: full deliverer drain", "fsync every write", "1000/s offered", "5000/s offered", "never-answering host", "run  1:",
 		"bytes/event", "log writer lag at", "timeline of one event", "100-row page",
-		"A alone: backlog drain", "B alone (no A backlog", "A with B, C (same): drain", "A with B, C (other): drain",
+		"A alone: backlog drain", "B alone (no A backlog", "B alone with every core busy", "A with B, C (same): drain", "A with B, C (other): drain",
 		"A with B, C (lane): drain", "B and C in A's partition (other lanes)", "B and C in the other partitions", "B and C in A's lane",
 		"3 partitions of 8 lanes; org A",
 		"R3 P=1: deliverer drain", "R3 P=3: deliverer drain", "R3 P=3: leaders (", "R3 busiest server CPU per event: P=1",

@@ -27,6 +27,7 @@ const (
 	modeHTTP      = "http"      // baseline A: sign and POST, no JetStream
 	modeJS        = "js"        // baseline B: consume and ack, no HTTP
 	modeServer    = "server"    // a JetStream server of the scale phase's cluster (Server)
+	modeHog       = "hog"       // every core kept busy, no I/O (the fairness phase's CPU load)
 )
 
 // childSpec tells a child what to run.

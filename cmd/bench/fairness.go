@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -81,16 +82,21 @@ func fairPlacements(sc streams.Config) (same, other, lane fairOrgs) {
 // (interleaved) while it drains; every receiver answers 204 at once. The
 // deliver streams have fairPartitions partitions (the server maps each
 // organization to its own). It runs the full deliverer in a child process,
-// four times, each in a fresh world:
+// six times, each in a fresh world:
 //
 //   - A alone: A's backlog drained with no other traffic (drainOnce, as
 //     the drain phase does);
 //   - B alone: B and C publishing for o.fairWindow with no backlog;
+//   - B alone with every core busy: the same while a hog child spins one
+//     goroutine per core (fair_b_p99_ms_alone_cpu_busy: what CPU load that
+//     is not A's does to B's p99 on this machine);
 //   - noisy, same partition: A's backlog again, B and C (both in A's
 //     partition) publishing from the deliverer's start until A's backlog is
 //     drained, and for at least o.fairWindow;
 //   - noisy, other partition: the same with B and C in the two other
-//     partitions.
+//     partitions;
+//   - noisy, A's lane: the same with B and C in A's partition and lane
+//     (fair_b_p99_ms_noisy_same_lane: the case lanes do not cover).
 //
 // fair_b_p99_ms_* are B's p99 publish-to-receipt latency (every B event
 // published in the run, from the first publish to the last; no warm-up).
@@ -110,13 +116,20 @@ func fairness(ctx context.Context, o options, r *report) error {
 	if err != nil {
 		return fmt.Errorf("A alone: %w", err)
 	}
-	quiet, err := fairQuiet(ctx, o, r, same)
+	quiet, err := fairQuiet(ctx, o, r, same, false)
 	if err != nil {
 		return fmt.Errorf("B alone: %w", err)
 	}
 	r.printf("  B alone (no A backlog; C publishing too) for %.2f s: B %s%s; C p99 %.1f ms (%d events)",
 		quiet.window.Seconds(), quiet.b, fewSamples(quiet.b), ms(quiet.c.p99), quiet.c.n)
 	r.set("fair_b_p99_ms_alone", ms(quiet.b.p99))
+	busy, err := fairQuiet(ctx, o, r, same, true)
+	if err != nil {
+		return fmt.Errorf("B alone, every core busy: %w", err)
+	}
+	r.printf("  B alone with every core busy (a child process spinning %d goroutines; no A backlog) for %.2f s: B %s%s; C p99 %.1f ms (%d events)",
+		runtime.NumCPU(), busy.window.Seconds(), busy.b, fewSamples(busy.b), ms(busy.c.p99), busy.c.n)
+	r.set("fair_b_p99_ms_alone_cpu_busy", ms(busy.b.p99))
 	share := 0.0
 	for i, orgs := range []fairOrgs{same, other, lane} {
 		noisy, load, err := fairNoisy(ctx, o, r, orgs)
@@ -264,13 +277,22 @@ func (f *fairEnv) settle(ctx context.Context, r *report, l *fairLoad) error {
 }
 
 // fairQuiet is the B-alone run: B and C publish for o.fairWindow against
-// a running deliverer with nothing queued.
-func fairQuiet(ctx context.Context, o options, r *report, orgs fairOrgs) (fairLoad, error) {
+// a running deliverer with nothing queued. With hog, a hog child keeps
+// every core busy meanwhile: CPU load from outside the pipeline, to set
+// against the load of A's drain.
+func fairQuiet(ctx context.Context, o options, r *report, orgs fairOrgs, hog bool) (fairLoad, error) {
 	f, err := newFairEnv(ctx, o, orgs)
 	if err != nil {
 		return fairLoad{}, err
 	}
 	defer f.close()
+	if hog {
+		h, err := startChild(childSpec{Mode: modeHog})
+		if err != nil {
+			return fairLoad{}, err
+		}
+		defer func() { _, _, _ = h.stop(ctx) }()
+	}
 	c, err := startChild(f.delivererSpec(o))
 	if err != nil {
 		return fairLoad{}, err

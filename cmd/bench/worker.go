@@ -46,8 +46,11 @@ func runChild(ctx context.Context, specJSON string, in io.Reader, out io.Writer)
 	if err := json.Unmarshal([]byte(specJSON), &spec); err != nil {
 		return fmt.Errorf("child spec: %w", err)
 	}
-	if spec.Mode == modeServer {
+	switch spec.Mode {
+	case modeServer:
 		return runServerChild(ctx, spec, in, out)
+	case modeHog:
+		return runHogChild(ctx, in, out)
 	}
 	// Every client runs with the deliverer's collector target, so that the
 	// baselines differ from it only by the work they leave out.
