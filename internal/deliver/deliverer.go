@@ -45,16 +45,18 @@ type Deliverer struct {
 	sources   []*source // the consumers pulled from; the unpartitioned stream's first
 	running   atomic.Bool
 
-	slots   chan struct{} // worker slots: attempts in flight
-	waiting chan struct{} // messages waiting for a busy host
-	// roomFreed wakes one pull loop paused on a full waiting room, in the
-	// order they paused, so that sources take turns at the room too.
+	slots chan struct{} // worker slots: attempts in flight
+	// The waiting room (see room.go): the messages in it, and the sources
+	// with messages in it.
+	room, holders atomic.Int64
+	// roomFreed wakes one pull loop paused on the room, in the order they
+	// paused, so that sources take turns at the room too.
 	roomFreed chan struct{}
 	inflight  sync.WaitGroup
 
 	// Worker goroutines outlive their message and take the next one: a
 	// fresh goroutine per message would grow its stack anew each time.
-	handoff chan jetstream.Msg // to an idle worker; unbuffered
+	handoff chan pulled // to an idle worker; unbuffered
 	quit    chan struct{}      // closed when Run returns: idle workers exit
 	workers sync.WaitGroup
 }
@@ -97,8 +99,8 @@ func New(ctx context.Context, js jetstream.JetStream, client *http.Client, secre
 	d := &Deliverer{
 		cfg: cfg, js: js, undelivered: undelivered, client: client, secrets: secrets,
 		hosts: newHostLimiter(cfg.PerHostConcurrency), log: *cfg.Logger, metrics: cfg.Metrics,
-		slots: make(chan struct{}, cfg.Concurrency), waiting: make(chan struct{}, cfg.MaxWaiting+cfg.Concurrency), roomFreed: make(chan struct{}),
-		handoff: make(chan jetstream.Msg), quit: make(chan struct{}),
+		slots: make(chan struct{}, cfg.Concurrency), roomFreed: make(chan struct{}),
+		handoff: make(chan pulled), quit: make(chan struct{}),
 	}
 	if d.sources, err = d.bindSources(ctx); err != nil {
 		return nil, err
@@ -229,11 +231,10 @@ func (d *Deliverer) pull(ctx, work context.Context, src *source) {
 // fails (its error is returned); the caller then makes a new one.
 func (d *Deliverer) drain(ctx, work context.Context, src *source, it jetstream.MessagesContext) error {
 	for {
-		// Back-pressure: no new message while the waiting room is full.
-		// The loops paused here are woken one at a time as places free,
-		// first paused first, so that a source with a backlog for a busy
-		// host does not take every place that frees.
-		if len(d.waiting) >= d.cfg.MaxWaiting && !d.awaitRoom(ctx) {
+		// Back-pressure: no new message while this source holds its share
+		// of the waiting room, or the room is full and it has messages in
+		// it (see room.go).
+		if !d.awaitRoom(ctx, src) {
 			return nil
 		}
 		msg, err := d.next(ctx, it)
@@ -259,50 +260,35 @@ func (d *Deliverer) drain(ctx, work context.Context, src *source, it jetstream.M
 		}
 		d.inflight.Add(1)
 		d.metrics.InFlight(1)
+		p := pulled{msg: msg, src: src}
 		select {
-		case d.handoff <- msg: // an idle worker takes it
+		case d.handoff <- p: // an idle worker takes it
 		default:
 			d.workers.Add(1)
-			go d.worker(work, msg)
+			go d.worker(work, p)
 		}
 	}
 }
 
-// awaitRoom waits until the waiting room has a free place; false when ctx
-// ended first. A wake-up can be missed (a place freed just before this
-// loop paused), so it looks again every roomPoll.
-func (d *Deliverer) awaitRoom(ctx context.Context) bool {
-	poll := time.NewTimer(roomPoll)
-	defer poll.Stop()
-	for len(d.waiting) >= d.cfg.MaxWaiting {
-		select {
-		case <-d.roomFreed:
-		case <-poll.C:
-			poll.Reset(roomPoll)
-		case <-ctx.Done():
-			return false
-		}
-	}
-	return true
+// pulled is a message and the source it was pulled from.
+type pulled struct {
+	msg jetstream.Msg
+	src *source
 }
 
-// roomPoll bounds a pull loop's pause on a full waiting room when no
-// wake-up reaches it.
-const roomPoll = 5 * time.Millisecond
-
-// worker handles msg, then every message handed off to it, until it has
+// worker handles p, then every message handed off to it, until it has
 // been idle for workerIdle or Run returns.
-func (d *Deliverer) worker(work context.Context, msg jetstream.Msg) {
+func (d *Deliverer) worker(work context.Context, p pulled) {
 	defer d.workers.Done()
 	idle := time.NewTimer(workerIdle)
 	defer idle.Stop()
 	for {
-		if !d.handle(work, msg) {
+		if !d.handle(work, p.msg, p.src) {
 			d.done()
 		}
 		idle.Reset(workerIdle)
 		select {
-		case msg = <-d.handoff:
+		case p = <-d.handoff:
 		case <-idle.C:
 			return
 		case <-d.quit:

@@ -30,6 +30,9 @@ type event struct {
 	orgID, source, eventID string
 	// host is the destination host of a decoded request ("" before).
 	host string
+	// src is the source it was pulled from, whose share of the waiting
+	// room it takes while it waits; nil when not pulled by a source.
+	src *source
 }
 
 // handle runs one delivery of one message to its end: one attempt, then
@@ -37,7 +40,7 @@ type event struct {
 // contained here and the message retried: no input can take the process
 // down. It reports whether the message went to the recorder, which then
 // acts on it and releases its worker slot.
-func (d *Deliverer) handle(ctx context.Context, msg jetstream.Msg) (handedOff bool) {
+func (d *Deliverer) handle(ctx context.Context, msg jetstream.Msg, src *source) (handedOff bool) {
 	defer func() {
 		if r := recover(); r != nil {
 			d.log.Error().Str("panic", fmt.Sprint(r)).Str("stack", string(debug.Stack())).
@@ -52,6 +55,7 @@ func (d *Deliverer) handle(ctx context.Context, msg jetstream.Msg) (handedOff bo
 		return false
 	}
 	ev := d.identify(msg, meta)
+	ev.src = src
 
 	req, err := envelope.Decode(msg.Data(), d.cfg.URLs)
 	if err == nil {
@@ -103,12 +107,12 @@ func (d *Deliverer) deliver(ctx context.Context, ev event, req *envelope.Request
 			stop()
 		}
 	}()
-	releaseOrg, err := d.orgSlot(ctx, ev.orgID)
+	releaseOrg, err := d.orgSlot(ctx, ev)
 	if err != nil {
 		d.breaker.abandon(host)
 		return false // shutting down: the server redelivers after AckWait
 	}
-	release, err := d.slot(ctx, d.hosts, host, ev.orgID)
+	release, err := d.slot(ctx, d.hosts, host, ev)
 	if err != nil {
 		releaseOrg()
 		d.breaker.abandon(host)
@@ -134,11 +138,11 @@ func (d *Deliverer) fail(ctx context.Context, ev event, req *envelope.Request, o
 // orgSlot takes one of the organization's slots when OrgConcurrency caps
 // the attempts in flight per organization (see slot); with no cap it takes
 // nothing. The returned func gives the slot back.
-func (d *Deliverer) orgSlot(ctx context.Context, orgID string) (func(), error) {
+func (d *Deliverer) orgSlot(ctx context.Context, ev event) (func(), error) {
 	if d.orgs == nil {
 		return func() {}, nil
 	}
-	return d.slot(ctx, d.orgs, orgID, orgID)
+	return d.slot(ctx, d.orgs, ev.orgID, ev)
 }
 
 // slot takes one of key's slots in l: a destination host's (d.hosts), or
@@ -147,24 +151,18 @@ func (d *Deliverer) orgSlot(ctx context.Context, orgID string) (func(), error) {
 // capped organization) does not hold workers that others could use, and
 // never holds a worker while it waits (which could leave every worker
 // waiting on one host). A host's freed slots go to the waiting
-// organizations in turn (see hostLimiter). The pull loop stops pulling
-// while the room holds MaxWaiting messages; the room has Concurrency more
-// places, so entering it never blocks. The caller holds a worker slot on
-// entry and on return.
-func (d *Deliverer) slot(ctx context.Context, l *hostLimiter, key, orgID string) (func(), error) {
+// organizations in turn (see hostLimiter). The message counts against its
+// source's share of the room, which decides when the source's pull loop
+// pauses (see room.go); entering the room never blocks. The caller holds a
+// worker slot on entry and on return.
+func (d *Deliverer) slot(ctx context.Context, l *hostLimiter, key string, ev event) (func(), error) {
 	if release, ok := l.tryAcquire(key); ok {
 		return release, nil
 	}
-	d.waiting <- struct{}{}
+	d.enterRoom(ev.src)
 	<-d.slots
-	d.metrics.Waiting(1)
-	release, err := l.acquire(ctx, key, orgID)
-	d.metrics.Waiting(-1)
-	<-d.waiting
-	select { // a place is free: wake the longest-paused pull loop, if any
-	case d.roomFreed <- struct{}{}:
-	default:
-	}
+	release, err := l.acquire(ctx, key, ev.orgID)
+	d.leaveRoom(ev.src)
 	// Take a worker slot back. Slots are only held by attempts under way
 	// and by delivered messages waiting for their record, both of which
 	// end, so this wait is short; at the shutdown deadline the slot is

@@ -29,6 +29,9 @@ type source struct {
 	lastMsg atomic.Int64                              // unix nanoseconds of the last message pulled
 	current atomic.Pointer[jetstream.MessagesContext] // the pull in use, for the watchdog
 	gone    atomic.Bool                               // its stream was removed: the pull loop ended
+
+	waiting atomic.Int64  // its messages in the waiting room
+	freed   chan struct{} // one of them left the room; buffered (1)
 }
 
 // wanted reports whether the deliverer consumes partition p: the
@@ -85,7 +88,8 @@ func (d *Deliverer) bind(ctx context.Context, l streams.Lane) (*source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("deliver: bind consumer %s on %s: %w", l.Consumer, l.Partition.Stream, err)
 	}
-	return &source{part: l.Partition, lane: l, consumer: cons, messages: cons.Messages, pulled: d.metrics.Pulled(l.Partition.Label())}, nil
+	return &source{part: l.Partition, lane: l, consumer: cons, messages: cons.Messages, pulled: d.metrics.Pulled(l.Partition.Label()),
+		freed: make(chan struct{}, 1)}, nil
 }
 
 // discover looks for partition streams made after start (a change of the
