@@ -15,6 +15,7 @@ package deliver
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -103,6 +104,17 @@ type Config struct {
 	// use more, even when nobody else has traffic. Values above
 	// Concurrency mean Concurrency.
 	OrgConcurrency int
+	// OrgRate paces one organization's attempts in this process, over all
+	// its hosts, to this many a second on average, with bursts of
+	// OrgBurst: a message of an organization over its rate waits in the
+	// waiting room until its turn. 0, the default, is no pace (as for
+	// OrgConcurrency, the turns are fair without one); a pace is for an
+	// organization whose receivers must never get more.
+	OrgRate float64
+	// OrgBurst is how many attempts an organization paced by OrgRate may
+	// start at once after a quiet spell. Defaults to one second's worth
+	// of OrgRate (at least 1).
+	OrgBurst int
 	// MaxWaiting bounds the messages waiting for a busy host's slot
 	// without holding a worker slot. Defaults to DefaultMaxWaiting.
 	MaxWaiting int
@@ -162,6 +174,9 @@ func (c Config) withDefaults() Config {
 	}
 	c.PerHostConcurrency = min(c.PerHostConcurrency, c.Concurrency) // a host cannot use more than all workers
 	c.OrgConcurrency = min(c.OrgConcurrency, c.Concurrency)
+	if c.OrgRate > 0 && c.OrgBurst == 0 {
+		c.OrgBurst = defaultOrgBurst(c.OrgRate)
+	}
 	if c.MaxWaiting == 0 {
 		c.MaxWaiting = DefaultMaxWaiting
 	}
@@ -225,6 +240,10 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: PerHostConcurrency = %d, want >= 1", ErrInvalidConfig, c.PerHostConcurrency)
 	case c.OrgConcurrency < 0:
 		return fmt.Errorf("%w: OrgConcurrency = %d, want >= 0 (0: no cap)", ErrInvalidConfig, c.OrgConcurrency)
+	case c.OrgRate < 0 || math.IsNaN(c.OrgRate) || math.IsInf(c.OrgRate, 0):
+		return fmt.Errorf("%w: OrgRate = %v, want a finite number >= 0 (0: no pace)", ErrInvalidConfig, c.OrgRate)
+	case c.OrgBurst < 0:
+		return fmt.Errorf("%w: OrgBurst = %d, want >= 0 (0: one second of OrgRate)", ErrInvalidConfig, c.OrgBurst)
 	case c.MaxWaiting < 1:
 		return fmt.Errorf("%w: MaxWaiting = %d, want >= 1", ErrInvalidConfig, c.MaxWaiting)
 	case c.HeartbeatInterval <= 0 || c.HeartbeatInterval >= c.Streams.AckWait:

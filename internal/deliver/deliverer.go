@@ -35,6 +35,7 @@ type Deliverer struct {
 	secrets     SecretSource
 	hosts       *hostLimiter
 	orgs        *hostLimiter // per organization, when OrgConcurrency caps it; nil otherwise
+	rates       *orgRates    // per organization, when OrgRate paces it; nil otherwise
 	breaker     *breaker
 	recorder    *recorder
 	log         zerolog.Logger
@@ -56,8 +57,8 @@ type Deliverer struct {
 
 	// Worker goroutines outlive their message and take the next one: a
 	// fresh goroutine per message would grow its stack anew each time.
-	handoff chan pulled // to an idle worker; unbuffered
-	quit    chan struct{}      // closed when Run returns: idle workers exit
+	handoff chan pulled   // to an idle worker; unbuffered
+	quit    chan struct{} // closed when Run returns: idle workers exit
 	workers sync.WaitGroup
 }
 
@@ -111,6 +112,9 @@ func New(ctx context.Context, js jetstream.JetStream, client *http.Client, secre
 	if cfg.OrgConcurrency > 0 {
 		d.orgs = newHostLimiter(cfg.OrgConcurrency)
 	}
+	if cfg.OrgRate > 0 {
+		d.rates = newOrgRates(cfg.OrgRate, cfg.OrgBurst)
+	}
 	if cfg.BreakerThreshold > 0 {
 		d.breaker = newBreaker(cfg.BreakerThreshold, cfg.BreakerOpenFor, cfg.BreakerMaxOpenFor, cfg.Now, d.circuitChanged)
 	}
@@ -148,7 +152,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		}
 	}
 	d.log.Info().Int("concurrency", d.cfg.Concurrency).Int("prefetch", d.cfg.Prefetch).
-		Int("per_host", d.cfg.PerHostConcurrency).Int("per_org", d.cfg.OrgConcurrency).Str("consumer", d.cfg.Streams.Consumer).
+		Int("per_host", d.cfg.PerHostConcurrency).Int("per_org", d.cfg.OrgConcurrency).Float64("org_rate", d.cfg.OrgRate).Int("org_burst", d.cfg.OrgBurst).Str("consumer", d.cfg.Streams.Consumer).
 		Strs("streams", labels).Int("partitions", d.cfg.Streams.Partitions).Msg("deliverer started")
 
 	go d.watchdog(ctx)

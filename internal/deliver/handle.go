@@ -107,6 +107,10 @@ func (d *Deliverer) deliver(ctx context.Context, ev event, req *envelope.Request
 			stop()
 		}
 	}()
+	if err := d.orgPace(ctx, ev); err != nil {
+		d.breaker.abandon(host)
+		return false // shutting down: the server redelivers after AckWait
+	}
 	releaseOrg, err := d.orgSlot(ctx, ev)
 	if err != nil {
 		d.breaker.abandon(host)
@@ -159,16 +163,28 @@ func (d *Deliverer) slot(ctx context.Context, l *hostLimiter, key string, ev eve
 	if release, ok := l.tryAcquire(key); ok {
 		return release, nil
 	}
+	var release func()
+	err := d.inRoom(ev, func() (err error) {
+		release, err = l.acquire(ctx, key, ev.orgID)
+		return err
+	})
+	return release, err
+}
+
+// inRoom runs wait in the waiting room: ev's message counts against its
+// source's share of the room, and gives its worker slot up meanwhile. The
+// caller holds a worker slot on entry and on return.
+func (d *Deliverer) inRoom(ev event, wait func() error) error {
 	d.enterRoom(ev.src)
 	<-d.slots
-	release, err := l.acquire(ctx, key, ev.orgID)
+	err := wait()
 	d.leaveRoom(ev.src)
 	// Take a worker slot back. Slots are only held by attempts under way
 	// and by delivered messages waiting for their record, both of which
 	// end, so this wait is short; at the shutdown deadline the slot is
 	// still taken, to keep the caller's release balanced.
 	d.slots <- struct{}{}
-	return release, err
+	return err
 }
 
 // identify reads the delivery count, replay counter and subject identity.

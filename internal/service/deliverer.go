@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net"
 	"slices"
@@ -40,6 +41,11 @@ type DelivererSettings struct {
 	// OrgConcurrency caps one organization's attempts in flight in this
 	// process; 0 is no cap (organizations take turns, see deliver.Config).
 	OrgConcurrency int `envconfig:"DELIVERER_ORG_CONCURRENCY" default:"0"`
+	// OrgRate paces one organization's attempts in this process to this
+	// many a second; 0 is no pace (see deliver.Config).
+	OrgRate float64 `envconfig:"DELIVERER_ORG_RATE" default:"0"`
+	// OrgBurst is the burst of OrgRate; 0 is one second's worth.
+	OrgBurst int `envconfig:"DELIVERER_ORG_BURST" default:"0"`
 	// ShutdownTimeout bounds how long in-flight attempts may finish after SIGTERM.
 	ShutdownTimeout time.Duration `envconfig:"DELIVERER_SHUTDOWN_TIMEOUT" default:"30s"`
 	// RetrySchedule is the delays between attempts.
@@ -91,9 +97,26 @@ func (s DelivererSettings) Validate() error {
 		atLeast1("DELIVERER_PREFETCH", s.Prefetch),
 		atLeast1("DELIVERER_PER_HOST_CONCURRENCY", s.PerHostConcurrency),
 		notNegative("DELIVERER_ORG_CONCURRENCY", s.OrgConcurrency),
+		orgRate(s.OrgRate, s.OrgBurst),
 		positive("DELIVERER_SHUTDOWN_TIMEOUT", s.ShutdownTimeout),
 		config.CheckAddr("DELIVERER_OPS_ADDR", s.OpsAddr, true),
 	)
+}
+
+// orgRate checks DELIVERER_ORG_RATE and DELIVERER_ORG_BURST: a finite
+// rate >= 0, and a burst >= 0 that is only given with a rate.
+func orgRate(perSecond float64, burst int) error {
+	var rateErr, burstErr error
+	if perSecond < 0 || math.IsNaN(perSecond) || math.IsInf(perSecond, 0) {
+		rateErr = config.Bad("DELIVERER_ORG_RATE", "got %v, want a number of attempts a second >= 0 (0: no pace)", perSecond)
+	}
+	switch {
+	case burst < 0:
+		burstErr = config.Bad("DELIVERER_ORG_BURST", "got %d, want >= 0 (0: one second of DELIVERER_ORG_RATE)", burst)
+	case burst > 0 && perSecond == 0:
+		burstErr = config.Bad("DELIVERER_ORG_BURST", "set to %d without DELIVERER_ORG_RATE: a burst needs a rate", burst)
+	}
+	return errors.Join(rateErr, burstErr)
 }
 
 // notNegative checks a count setting where 0 means "off".
@@ -204,7 +227,7 @@ func RunDelivererOn(ctx context.Context, s DelivererSettings, sc streams.Config,
 	d, err := deliver.New(ctx, conn.JS, client, cache, deliver.Config{
 		Streams: sc, Policy: policy, URLs: urls,
 		Concurrency: s.Concurrency, Prefetch: s.Prefetch, PerHostConcurrency: s.PerHostConcurrency,
-		OrgConcurrency: s.OrgConcurrency, ShutdownTimeout: s.ShutdownTimeout, Logger: &log, Metrics: metrics.NewDeliverer(reg), Links: links,
+		OrgConcurrency: s.OrgConcurrency, OrgRate: s.OrgRate, OrgBurst: s.OrgBurst, ShutdownTimeout: s.ShutdownTimeout, Logger: &log, Metrics: metrics.NewDeliverer(reg), Links: links,
 		OnlyPartitions: only,
 	})
 	if err != nil {

@@ -47,6 +47,8 @@ func TestDelivererSettingsReportEveryProblem(t *testing.T) {
 		"DELIVERER_PREFETCH":             "many",
 		"DELIVERER_PER_HOST_CONCURRENCY": "-1",
 		"DELIVERER_ORG_CONCURRENCY":      "-2",
+		"DELIVERER_ORG_RATE":             "-1",
+		"DELIVERER_ORG_BURST":            "-3",
 		"DELIVERER_SHUTDOWN_TIMEOUT":     "0s",
 		"DELIVERER_OPS_ADDR":             "9090",
 		"STREAMS_ACK_WAIT":               "1ms",
@@ -60,6 +62,31 @@ func TestDelivererSettingsReportEveryProblem(t *testing.T) {
 	for name := range bad {
 		if !got[name] {
 			t.Errorf("%s is not named in:\n%v", name, err)
+		}
+	}
+}
+
+// A pace must be a finite rate, and a burst comes with a rate.
+func TestDelivererOrgRateSettings(t *testing.T) {
+	for _, tc := range []struct {
+		rate, burst string
+		bad         string // the setting named, "" for none
+	}{
+		{"0", "0", ""},
+		{"2.5", "0", ""},
+		{"100", "20", ""},
+		{"NaN", "0", "DELIVERER_ORG_RATE"},
+		{"+Inf", "0", "DELIVERER_ORG_RATE"},
+		{"0", "5", "DELIVERER_ORG_BURST"},
+	} {
+		var s DelivererSettings
+		err := loadWith(t, &s, map[string]string{"DELIVERER_ORG_RATE": tc.rate, "DELIVERER_ORG_BURST": tc.burst})
+		got := named(err)
+		switch {
+		case tc.bad == "" && (got["DELIVERER_ORG_RATE"] || got["DELIVERER_ORG_BURST"]):
+			t.Errorf("rate %s, burst %s: refused: %v", tc.rate, tc.burst, err)
+		case tc.bad != "" && !got[tc.bad]:
+			t.Errorf("rate %s, burst %s: %s not named in: %v", tc.rate, tc.burst, tc.bad, err)
 		}
 	}
 }
