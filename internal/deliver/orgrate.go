@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/sixtyfour-oss/webhooks/pkg/retry"
 )
 
 // orgRates paces the attempts of each organization in this process to a
@@ -73,14 +75,10 @@ func (d *Deliverer) orgPace(ctx context.Context, ev event) error {
 		return nil
 	}
 	return d.inRoom(ev, func() error {
-		t := time.NewTimer(wait)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			return nil
-		case <-ctx.Done():
+		if !retry.Pause(ctx, wait) {
 			cancel(d.cfg.Now())
 			return ctx.Err()
 		}
+		return nil
 	})
 }
