@@ -31,7 +31,7 @@ type event struct {
 	// host is the destination host of a decoded request ("" before).
 	host string
 	// src is the source it was pulled from, whose share of the waiting
-	// room it takes while it waits; nil when not pulled by a source.
+	// room it takes while it waits.
 	src *source
 }
 

@@ -13,8 +13,9 @@ import (
 //
 //   - a source with no message in the room may always take its next one,
 //     so a lane whose organizations are not waiting for anything goes on
-//     however full the room is (the room then holds at most one more
-//     message per source);
+//     however full the room is (what the room then holds beyond
+//     MaxWaiting is bounded by the worker slots: a message enters the room
+//     only from one);
 //   - a source with messages in the room may take the next one while the
 //     room has a free place and the source holds less than its share:
 //     MaxWaiting divided by the number of sources with messages in it.
@@ -26,7 +27,7 @@ import (
 // enterRoom counts one message of src into the room.
 func (d *Deliverer) enterRoom(src *source) {
 	d.room.Add(1)
-	if src != nil && src.waiting.Add(1) == 1 {
+	if src.waiting.Add(1) == 1 {
 		d.holders.Add(1)
 	}
 	d.metrics.Waiting(1)
@@ -36,15 +37,13 @@ func (d *Deliverer) enterRoom(src *source) {
 // loop that may go on: src's own, and the longest-paused one, if any.
 func (d *Deliverer) leaveRoom(src *source) {
 	d.metrics.Waiting(-1)
-	if src != nil && src.waiting.Add(-1) == 0 {
+	if src.waiting.Add(-1) == 0 {
 		d.holders.Add(-1)
 	}
 	d.room.Add(-1)
-	if src != nil {
-		select {
-		case src.freed <- struct{}{}:
-		default:
-		}
+	select {
+	case src.freed <- struct{}{}:
+	default:
 	}
 	select {
 	case d.roomFreed <- struct{}{}:
