@@ -265,9 +265,11 @@ func (e *scaleEnv) drain(ctx context.Context, o options) (scaleRun, error) {
 		return run, err
 	}
 	run.conn = e.cluster.clientOf("bench-" + modeDeliverer)
+	profileErr := e.cluster.profile(o.profileDir, fmt.Sprintf("scale-r%d-p%d", e.sc.Replicas, e.sc.Partitions))
 	u0 := e.cluster.usage()
 	t, runErr := e.timedRun(ctx, c, o.scaleEvents, watch{progress: e.received, stallAfter: o.stallAfter, timeout: runTimeout})
 	u1 := e.cluster.usage()
+	profileErr = errors.Join(profileErr, e.cluster.profile(o.profileDir, ""))
 	res, _, stopErr := c.stop(ctx)
 	run.t = t
 	for i := range u1 {
@@ -276,7 +278,7 @@ func (e *scaleEnv) drain(ctx context.Context, o options) (scaleRun, error) {
 		run.threads = append(run.threads, u1[i].threads)
 	}
 	run.res = res
-	return run, errors.Join(runErr, stopErr)
+	return run, errors.Join(runErr, stopErr, profileErr)
 }
 
 // printRun prints a drain: events/s and the deliverer's CPU, then each

@@ -113,23 +113,61 @@ func startServer(ss serverSpec) (*server.Server, error) {
 }
 
 // answerServerQueries answers the parent's queries until stdin closes or
-// ctx ends.
+// ctx ends: "conns", and "profile <path>", which ends the CPU profile under
+// way, if any, and starts one in path (none when path is empty).
 func answerServerQueries(ctx context.Context, s *server.Server, in io.Reader, out io.Writer) {
 	cmds := lines(in)
+	stop := func() {}
+	defer func() { stop() }()
 	for {
 		select {
 		case c, ok := <-cmds:
 			if !ok {
 				return
 			}
-			if c == "conns" {
+			switch cmd, arg, _ := strings.Cut(c, " "); cmd {
+			case "conns":
 				raw, _ := json.Marshal(clientNames(s))
 				fmt.Fprintf(out, "conns %s\n", raw)
+			case "profile":
+				stop = profileServer(stop, arg)
+				fmt.Fprintln(out, "dumped")
 			}
 		case <-ctx.Done():
 			return
 		}
 	}
+}
+
+// profileServer ends the profile that stop ends and starts one in path,
+// returning what ends it; a profile that cannot start is logged to stderr
+// (the server keeps running).
+func profileServer(stop func(), path string) func() {
+	stop()
+	next, err := profileSelf(path)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "server child: CPU profile %s: %v\n", path, err)
+		return func() {}
+	}
+	return next
+}
+
+// profile asks every node to write its CPU profile to dir/<prefix>-<node>.pprof
+// from now on, or to end its profile when prefix is empty; it does nothing
+// when dir is empty.
+func (cl *scaleCluster) profile(dir, prefix string) error {
+	if dir == "" {
+		return nil
+	}
+	var errs []error
+	for _, n := range cl.nodes {
+		path := ""
+		if prefix != "" {
+			path = filepath.Join(dir, prefix+"-"+n.name+".pprof")
+		}
+		errs = append(errs, n.c.ask("profile "+path))
+	}
+	return errors.Join(errs...)
 }
 
 // clientNames returns the names of s's client connections.
