@@ -174,7 +174,9 @@ func routes(cfg config, js jetstream.JetStream, pub *publish.Publisher, ingestCf
 	deadLetters := auth.Require(undeliveredapi.Handler(js, cfg.Streams(), undeliveredapi.Options{History: logstore.History(store), Log: log}))
 	mux.Handle(undeliveredapi.Path, deadLetters)
 	mux.Handle(undeliveredapi.Path+"/", deadLetters)
-	mux.Handle(adminapi.PathPrefix, auth.Require(adminapi.NewHandler(acc.secrets, log)))
+	secretAPI := auth.Require(adminapi.NewHandler(acc.secrets, log))
+	mux.Handle(adminapi.PathPrefix, secretAPI)
+	mux.Handle(adminapi.SecretsPathPrefix, secretAPI)
 	log.Info().Str("path", adminapi.PathPrefix).Bool("can_create_secrets", acc.secrets.Keyring != nil).Msg("secret API enabled for API tokens")
 	return mux
 }

@@ -9,6 +9,8 @@
 //	       body (optional): {"expire_overlap_hours": 0..72}, default 24
 //	DELETE /v1/admin/orgs/{org}/signing-secret        204
 //
+// The same four answer on /v1/secrets/{org} (and /v1/secrets/{org}/roll).
+//
 // Access: mount it behind apitoken's Authenticator.Require. Operators may
 // do everything; an organization token may show its own organization's
 // secret metadata (never a plaintext) and nothing else: create, roll and
@@ -44,6 +46,11 @@ import (
 // PathPrefix is where the admin API is mounted.
 const PathPrefix = "/v1/admin/"
 
+// SecretsPathPrefix is the same secret API's shorter path, mounted beside
+// PathPrefix: /v1/secrets/{org} and /v1/secrets/{org}/roll answer as
+// /v1/admin/orgs/{org}/signing-secret and its /roll, with the same access.
+const SecretsPathPrefix = "/v1/secrets/"
+
 // SecretManager is the lifecycle the API exposes; *secrets.Manager implements it.
 type SecretManager interface {
 	Create(ctx context.Context, orgID string) (string, secrets.Meta, error)
@@ -73,67 +80,70 @@ type rollRequest struct {
 // (none: 401).
 func NewHandler(m SecretManager, log zerolog.Logger) http.Handler {
 	mux := http.NewServeMux()
-	base := PathPrefix + "orgs/{org}/signing-secret"
-	mux.HandleFunc("GET "+base, func(w http.ResponseWriter, r *http.Request) {
-		if !allowed(w, r, false) {
-			return
-		}
-		metas, err := m.Show(r.Context(), r.PathValue("org"))
-		if err != nil {
-			fail(w, err)
-			return
-		}
-		out := shown{Secrets: metas}
-		for i := range metas {
-			if metas[i].Status == secrets.StatusActive {
-				out.Active = &metas[i]
+	for _, base := range []string{PathPrefix + "orgs/{org}/signing-secret", SecretsPathPrefix + "{org}"} {
+		mux.HandleFunc("GET "+base, func(w http.ResponseWriter, r *http.Request) {
+			if !allowed(w, r, false) {
+				return
 			}
-		}
-		httpapi.WriteJSON(w, http.StatusOK, out)
-	})
-	mux.HandleFunc("POST "+base, func(w http.ResponseWriter, r *http.Request) {
-		if !allowed(w, r, true) {
-			return
-		}
-		plaintext, meta, err := m.Create(r.Context(), r.PathValue("org"))
-		if err != nil {
-			fail(w, err)
-			return
-		}
-		log.Info().Str("org_id", meta.OrgID).Str("secret_id", meta.ID).Msg("signing secret created")
-		httpapi.WriteJSON(w, http.StatusCreated, created{Plaintext: plaintext, Meta: meta})
-	})
-	mux.HandleFunc("POST "+base+"/roll", func(w http.ResponseWriter, r *http.Request) {
-		if !allowed(w, r, true) {
-			return
-		}
-		overlap, fields, err := readOverlap(r)
-		if err != nil {
-			httpapi.WriteInvalid(w, err.Error(), fields)
-			return
-		}
-		plaintext, meta, err := m.Roll(r.Context(), r.PathValue("org"), overlap)
-		if err != nil {
-			fail(w, err)
-			return
-		}
-		log.Info().Str("org_id", meta.OrgID).Str("secret_id", meta.ID).Dur("overlap", overlap).Msg("signing secret rolled")
-		httpapi.WriteJSON(w, http.StatusOK, created{Plaintext: plaintext, Meta: meta})
-	})
-	mux.HandleFunc("DELETE "+base, func(w http.ResponseWriter, r *http.Request) {
-		if !allowed(w, r, true) {
-			return
-		}
-		if err := m.Delete(r.Context(), r.PathValue("org")); err != nil {
-			fail(w, err)
-			return
-		}
-		log.Warn().Str("org_id", r.PathValue("org")).Msg("signing secret deleted: deliveries are unsigned until a new secret exists")
-		w.WriteHeader(http.StatusNoContent)
-	})
-	mux.HandleFunc(PathPrefix, func(w http.ResponseWriter, _ *http.Request) {
-		httpapi.WriteError(w, http.StatusNotFound, "not_found", "no such admin endpoint")
-	})
+			metas, err := m.Show(r.Context(), r.PathValue("org"))
+			if err != nil {
+				fail(w, err)
+				return
+			}
+			out := shown{Secrets: metas}
+			for i := range metas {
+				if metas[i].Status == secrets.StatusActive {
+					out.Active = &metas[i]
+				}
+			}
+			httpapi.WriteJSON(w, http.StatusOK, out)
+		})
+		mux.HandleFunc("POST "+base, func(w http.ResponseWriter, r *http.Request) {
+			if !allowed(w, r, true) {
+				return
+			}
+			plaintext, meta, err := m.Create(r.Context(), r.PathValue("org"))
+			if err != nil {
+				fail(w, err)
+				return
+			}
+			log.Info().Str("org_id", meta.OrgID).Str("secret_id", meta.ID).Msg("signing secret created")
+			httpapi.WriteJSON(w, http.StatusCreated, created{Plaintext: plaintext, Meta: meta})
+		})
+		mux.HandleFunc("POST "+base+"/roll", func(w http.ResponseWriter, r *http.Request) {
+			if !allowed(w, r, true) {
+				return
+			}
+			overlap, fields, err := readOverlap(r)
+			if err != nil {
+				httpapi.WriteInvalid(w, err.Error(), fields)
+				return
+			}
+			plaintext, meta, err := m.Roll(r.Context(), r.PathValue("org"), overlap)
+			if err != nil {
+				fail(w, err)
+				return
+			}
+			log.Info().Str("org_id", meta.OrgID).Str("secret_id", meta.ID).Dur("overlap", overlap).Msg("signing secret rolled")
+			httpapi.WriteJSON(w, http.StatusOK, created{Plaintext: plaintext, Meta: meta})
+		})
+		mux.HandleFunc("DELETE "+base, func(w http.ResponseWriter, r *http.Request) {
+			if !allowed(w, r, true) {
+				return
+			}
+			if err := m.Delete(r.Context(), r.PathValue("org")); err != nil {
+				fail(w, err)
+				return
+			}
+			log.Warn().Str("org_id", r.PathValue("org")).Msg("signing secret deleted: deliveries are unsigned until a new secret exists")
+			w.WriteHeader(http.StatusNoContent)
+		})
+	}
+	for _, prefix := range []string{PathPrefix, SecretsPathPrefix} {
+		mux.HandleFunc(prefix, func(w http.ResponseWriter, _ *http.Request) {
+			httpapi.WriteError(w, http.StatusNotFound, "not_found", "no such admin endpoint")
+		})
+	}
 	return mux
 }
 

@@ -235,3 +235,36 @@ func TestOrganizationTokenScope(t *testing.T) {
 		t.Fatalf("org_1 after the attempts: %d %v, want its one secret", code, body)
 	}
 }
+
+// /v1/secrets/{org} is the same API as /v1/admin/orgs/{org}/signing-secret,
+// with the same access: an org token reads its own metadata and gets 404
+// for another organization.
+func TestShortSecretsPath(t *testing.T) {
+	a := newAPI(t)
+	if code, _ := a.do("POST", "/v1/secrets/org_1", "admin-token", ""); code != http.StatusCreated {
+		t.Fatalf("create on the short path = %d, want 201", code)
+	}
+	if code, shown := a.do("GET", base, "admin-token", ""); code != http.StatusOK || shown["active"] == nil {
+		t.Errorf("show on the long path after a create on the short one = %d %v", code, shown)
+	}
+	if code, rolled := a.do("POST", "/v1/secrets/org_1/roll", "admin-token", `{"expire_overlap_hours": 1}`); code != http.StatusOK || rolled["plaintext"] == nil {
+		t.Errorf("roll on the short path = %d %v", code, rolled)
+	}
+	if code, shown := a.do("GET", "/v1/secrets/org_1", a.org1, ""); code != http.StatusOK || shown["active"] == nil {
+		t.Errorf("org_1's token showing its own secret = %d %v, want 200", code, shown)
+	}
+	if code, _ := a.do("POST", "/v1/secrets/org_1/roll", a.org1, ""); code != http.StatusForbidden {
+		t.Errorf("org_1's token rolling = %d, want 403", code)
+	}
+	if code, _ := a.do("POST", "/v1/secrets/org_2", "admin-token", ""); code != http.StatusCreated {
+		t.Fatalf("create org_2 = %d", code)
+	}
+	for _, m := range []string{"GET", "POST", "DELETE"} {
+		if code, _ := a.do(m, "/v1/secrets/org_2", a.org1, ""); code != http.StatusNotFound {
+			t.Errorf("org_1's token: %s /v1/secrets/org_2 = %d, want 404", m, code)
+		}
+	}
+	if code, _ := a.do("GET", "/v1/secrets/org_1/nope", "admin-token", ""); code != http.StatusNotFound {
+		t.Errorf("an unknown path = %d, want 404", code)
+	}
+}

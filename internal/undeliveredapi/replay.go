@@ -91,11 +91,24 @@ func (a *api) replayOne(w http.ResponseWriter, r *http.Request, p apitoken.Princ
 		return
 	}
 	f, ok := ScopeFilter(p, undelivered.Filter{EventIDs: []string{eventID}})
-	if !ok {
+	if !ok || !a.mayLearnOf(r.Context(), p, f) {
 		notFound(w)
 		return
 	}
 	a.replay(w, r, p, f, req.DryRun, 0, true)
+}
+
+// mayLearnOf reports whether a refusal of the replay of f (one event,
+// already scoped to p) may be told as such: a token that may not replay
+// is told 403 only for an event it sees, and 404 for any other, so that a
+// refusal never confirms that another organization's event exists. A
+// lookup that fails answers true (the replay then says why).
+func (a *api) mayLearnOf(ctx context.Context, p apitoken.Principal, f undelivered.Filter) bool {
+	if f.OrgID == "" || p.MayReplay(f.OrgID) {
+		return true
+	}
+	sum, err := undelivered.Replay(ctx, a.js, a.sc, f, undelivered.ReplayOptions{DryRun: true})
+	return (err != nil && !noStream(err)) || sum.Matched > 0
 }
 
 // replay runs the replay of f (already scoped to p) and answers with its

@@ -49,7 +49,7 @@ func TestCrossOrganizationRequestsAreRefused(t *testing.T) {
 		{"replay by event ids, no replay permission", e.orgARead, post, p + "/replay", `{"event_ids":["` + b1 + `"]}`, 403, 0},
 		{"replay one by event id", e.orgA, post, p + "/" + b1 + "/replay", "", 404, 0},
 		{"replay one by event id, dry run", e.orgA, post, p + "/" + b2 + "/replay", `{"dry_run":true}`, 404, 0},
-		{"replay one, no replay permission", e.orgARead, post, p + "/" + b1 + "/replay", "", 403, 0},
+		{"replay one, no replay permission", e.orgARead, post, p + "/" + b1 + "/replay", "", 404, 0},
 		{"purge by org_id", e.orgA, post, p + "/purge", `{"org_id":"org_b"}`, 404, 0},
 		{"purge by org_id, all", e.orgA, post, p + "/purge", `{"org_id":"org_b","all":true}`, 404, 0},
 		{"purge by org_id, dry run", e.orgARead, post, p + "/purge", `{"org_id":"org_b","dry_run":true}`, 404, 0},
