@@ -177,7 +177,7 @@ func routes(cfg config, js jetstream.JetStream, pub *publish.Publisher, ingestCf
 	secretAPI := auth.Require(adminapi.NewHandler(acc.secrets, log))
 	mux.Handle(adminapi.PathPrefix, secretAPI)
 	mux.Handle(adminapi.SecretsPathPrefix, secretAPI)
-	log.Info().Str("path", adminapi.PathPrefix).Bool("can_create_secrets", acc.secrets.Keyring != nil).Msg("secret API enabled for API tokens")
+	log.Info().Strs("paths", []string{adminapi.PathPrefix, adminapi.SecretsPathPrefix}).Bool("can_create_secrets", acc.secrets.Keyring != nil).Msg("secret API enabled for API tokens")
 	return mux
 }
 

@@ -91,24 +91,11 @@ func (a *api) replayOne(w http.ResponseWriter, r *http.Request, p apitoken.Princ
 		return
 	}
 	f, ok := ScopeFilter(p, undelivered.Filter{EventIDs: []string{eventID}})
-	if !ok || !a.mayLearnOf(r.Context(), p, f) {
+	if !ok {
 		notFound(w)
 		return
 	}
 	a.replay(w, r, p, f, req.DryRun, 0, true)
-}
-
-// mayLearnOf reports whether a refusal of the replay of f (one event,
-// already scoped to p) may be told as such: a token that may not replay
-// is told 403 only for an event it sees, and 404 for any other, so that a
-// refusal never confirms that another organization's event exists. A
-// lookup that fails answers true (the replay then says why).
-func (a *api) mayLearnOf(ctx context.Context, p apitoken.Principal, f undelivered.Filter) bool {
-	if f.OrgID == "" || p.MayReplay(f.OrgID) {
-		return true
-	}
-	sum, err := undelivered.Replay(ctx, a.js, a.sc, f, undelivered.ReplayOptions{DryRun: true})
-	return (err != nil && !noStream(err)) || sum.Matched > 0
 }
 
 // replay runs the replay of f (already scoped to p) and answers with its
@@ -116,6 +103,10 @@ func (a *api) mayLearnOf(ctx context.Context, p apitoken.Principal, f undelivere
 // is not undelivered (or not p's to see).
 func (a *api) replay(w http.ResponseWriter, r *http.Request, p apitoken.Principal, f undelivered.Filter, dryRun bool, perSecond float64, single bool) {
 	if f.OrgID != "" && !p.MayReplay(f.OrgID) {
+		if single && !a.found(r.Context(), f) {
+			notFound(w) // a refusal must not confirm that the event exists
+			return
+		}
 		forbidden(w, "this token may not replay undelivered events")
 		return
 	}
@@ -140,6 +131,13 @@ func (a *api) replay(w http.ResponseWriter, r *http.Request, p apitoken.Principa
 	default:
 		httpapi.WriteJSON(w, http.StatusOK, out)
 	}
+}
+
+// found reports whether f selects an undelivered event (a dry run); a
+// lookup that fails answers true, so that the refusal is told as such.
+func (a *api) found(ctx context.Context, f undelivered.Filter) bool {
+	sum, err := undelivered.Replay(ctx, a.js, a.sc, f, undelivered.ReplayOptions{DryRun: true})
+	return (err != nil && !noStream(err)) || sum.Matched > 0
 }
 
 // Guard returns the History a replay by p is given (the HTTP API's and
