@@ -229,7 +229,7 @@ func scaleOnce(ctx context.Context, o options, r *report, partitions, replicas i
 }
 
 // leaders reads the leaders of the deliver streams (with the deliverers'
-// consumers and lanes), WEBHOOKS_ATTEMPTS (with the log consumer) and
+// consumers and lanes), the attempt streams (with the log consumer) and
 // WEBHOOKS_UNDELIVERED.
 func (e *scaleEnv) leaders(ctx context.Context) ([]streamLeaders, error) {
 	var order []string
@@ -244,8 +244,11 @@ func (e *scaleEnv) leaders(ctx context.Context) ([]streamLeaders, error) {
 		}
 		lanes[p.Stream] = p.Of != 0
 	}
-	order = append(order, e.sc.AttemptsStream, e.sc.UndeliveredStream)
-	consumers[e.sc.AttemptsStream] = []string{e.sc.LogConsumer}
+	for _, p := range e.sc.ConfiguredAttemptStreams() {
+		order = append(order, p.Stream)
+		consumers[p.Stream] = []string{e.sc.LogConsumer}
+	}
+	order = append(order, e.sc.UndeliveredStream)
 	return readLeaders(ctx, e.js, order, consumers, lanes)
 }
 

@@ -78,23 +78,32 @@ func newScaleEnv(ctx context.Context, o options, partitions, replicas int, orgs 
 	return e, nil
 }
 
-// placeStreams creates each partition stream of a one-replica world on a
-// server of its own, named by the server's tag (nothing to do with one
-// partition, or when replicated). Left to itself the cluster put every
-// one-replica stream on the same server here (the one with the most free
-// storage), and a one-replica stream's leader cannot be moved by a
-// stepdown. streams.Ensure then finds the streams and keeps their
-// placement (an update without one is not a move).
+// placeStreams creates each partition stream of a one-replica world, the
+// deliver one and the attempt one of each partition, on a server of its
+// own, named by the server's tag (nothing to do with one partition, or
+// when replicated). Left to itself the cluster put every one-replica
+// stream on the same server here (the one with the most free storage),
+// and a one-replica stream's leader cannot be moved by a stepdown.
+// streams.Ensure then finds the streams and keeps their placement (an
+// update without one is not a move).
 func (e *scaleEnv) placeStreams(ctx context.Context) error {
 	parts := e.sc.ConfiguredPartitions()[1:]
 	if len(parts) < 2 || e.sc.Replicas > 1 {
 		return nil
 	}
 	names := e.cluster.names()
-	for i, p := range parts {
-		cfg := e.sc.PartitionStreamConfig(p.Of, p.Index)
+	var cfgs []jetstream.StreamConfig
+	for _, p := range parts {
+		cfgs = append(cfgs, e.sc.PartitionStreamConfig(p.Of, p.Index))
+	}
+	// Partition k's attempt stream goes with its deliver stream.
+	for _, p := range e.sc.ConfiguredAttemptStreams()[1:] {
+		cfgs = append(cfgs, e.sc.AttemptPartitionStreamConfig(p.Of, p.Index))
+	}
+	for j, cfg := range cfgs {
+		i := j % len(parts)
 		cfg.Placement = &jetstream.Placement{Cluster: scaleClusterName, Tags: []string{serverTag(names[i%len(names)])}}
-		err := pollUntil(ctx, scaleSetupTimeout, scaleSetupPoll, "stream "+p.Stream+" on "+names[i%len(names)], func(ctx context.Context) error {
+		err := pollUntil(ctx, scaleSetupTimeout, scaleSetupPoll, "stream "+cfg.Name+" on "+names[i%len(names)], func(ctx context.Context) error {
 			ctx, cancel := context.WithTimeout(ctx, scaleEnsureTimeout)
 			defer cancel()
 			_, err := e.js.CreateOrUpdateStream(ctx, cfg)
@@ -114,13 +123,20 @@ func (e *scaleEnv) placeLeaders(ctx context.Context) error {
 	if len(parts) < 2 || e.sc.Replicas < 2 {
 		return nil
 	}
-	names := make([]string, len(parts))
-	for i, p := range parts {
-		names[i] = p.Stream
+	// The deliver partitions' leaders on distinct servers, and so the
+	// attempt partitions' (each set spread on its own).
+	for _, set := range [][]streams.Partition{parts, e.sc.ConfiguredAttemptStreams()[1:]} {
+		names := make([]string, len(set))
+		for i, p := range set {
+			names[i] = p.Stream
+		}
+		moved, err := spreadLeaders(ctx, e.nc, e.js, names, e.cluster.names())
+		e.moved += moved
+		if err != nil {
+			return err
+		}
 	}
-	var err error
-	e.moved, err = spreadLeaders(ctx, e.nc, e.js, names, e.cluster.names())
-	return err
+	return nil
 }
 
 // connect opens the publisher's connection to every node.

@@ -1,6 +1,7 @@
 package deliver
 
 import (
+	"slices"
 	"context"
 	"fmt"
 	"net/http"
@@ -181,9 +182,18 @@ func TestRepartitionUnderTrafficLosesNothing(t *testing.T) {
 				}
 				return true
 			}, "partitions of 3 drained")
+			// The attempt partitions of 3 go too once empty; records kept
+			// there for AttemptsMaxAge hold them back (busy), which is no
+			// concern of the deliver streams.
 			removed, busy, err := streams.RetirePartitions(ctx, h.js, sc)
-			if err != nil || len(removed) != 3 || len(busy) != 0 {
-				t.Fatalf("RetirePartitions = %v, %v, %v; want the 3 streams of 3 removed", removed, busy, err)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k := range 3 {
+				name := sc.PartitionStream(3, k)
+				if !slices.Contains(removed, name) || busy[name] != 0 {
+					t.Fatalf("RetirePartitions = %v, busy %v; want %s removed", removed, busy, name)
+				}
 			}
 			jstest.Eventually(t, 10*time.Second, func() bool { return count() >= before+400 }, "traffic after retiring")
 		}

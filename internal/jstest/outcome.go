@@ -82,20 +82,34 @@ func WriteUndelivered(ctx context.Context, t testing.TB, js jetstream.JetStream,
 	}
 }
 
-// AllRecords returns every record on the attempt stream, by event id, each
-// event's records in stream order. A record that does not decode fails
-// the test.
+// AllRecords returns every record on every attempt stream
+// (WEBHOOKS_ATTEMPTS and the attempt partitions), by event id, each
+// event's records in stream order (streams in streams.AttemptStreams
+// order). A record that does not decode fails the test.
 func AllRecords(ctx context.Context, t testing.TB, js jetstream.JetStream, sc streams.Config) map[string][]*envelope.AttemptRecord {
 	t.Helper()
 	sc = sc.WithDefaults()
-	out := map[string][]*envelope.AttemptRecord{}
-	stream, err := js.Stream(ctx, sc.AttemptsStream)
+	parts, err := streams.AttemptStreams(ctx, js, sc)
 	if err != nil {
-		t.Fatalf("open %s: %v", sc.AttemptsStream, err)
+		t.Fatalf("list the attempt streams: %v", err)
+	}
+	out := map[string][]*envelope.AttemptRecord{}
+	for _, p := range parts {
+		readRecords(ctx, t, js, p.Stream, out)
+	}
+	return out
+}
+
+// readRecords adds every record of the attempt stream name to out.
+func readRecords(ctx context.Context, t testing.TB, js jetstream.JetStream, name string, out map[string][]*envelope.AttemptRecord) {
+	t.Helper()
+	stream, err := js.Stream(ctx, name)
+	if err != nil {
+		t.Fatalf("open %s: %v", name, err)
 	}
 	info, err := stream.Info(ctx)
 	if err != nil {
-		t.Fatalf("info %s: %v", sc.AttemptsStream, err)
+		t.Fatalf("info %s: %v", name, err)
 	}
 	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
 		raw, err := stream.GetMsg(ctx, seq)
@@ -103,13 +117,12 @@ func AllRecords(ctx context.Context, t testing.TB, js jetstream.JetStream, sc st
 			continue
 		}
 		if err != nil {
-			t.Fatalf("read %s #%d: %v", sc.AttemptsStream, seq, err)
+			t.Fatalf("read %s #%d: %v", name, seq, err)
 		}
 		r, err := envelope.DecodeAttemptRecord(raw.Data)
 		if err != nil {
-			t.Fatalf("%s #%d: %v", sc.AttemptsStream, seq, err)
+			t.Fatalf("%s #%d: %v", name, seq, err)
 		}
 		out[r.EventID] = append(out[r.EventID], r)
 	}
-	return out
 }

@@ -2,6 +2,7 @@ package logwriter
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -10,55 +11,52 @@ import (
 	"github.com/sixtyfour-oss/webhooks/pkg/retry"
 )
 
-// Run drains the attempt stream until ctx ends; the batch being written
-// then is finished (within WriteTimeout) and acked. It returns nil after a
-// clean shutdown.
+// Run drains every attempt stream until ctx ends: one pump per stream
+// pulls its messages into a shared channel, one batching loop writes them
+// (see writeBatch), and every DiscoverEvery the streams made since are
+// found and pulled from as well. When ctx ends the pumps stop pulling, the
+// batch being written is finished (within WriteTimeout) and acked, and Run
+// returns nil once every goroutine it started has ended. Run is called
+// once per Writer.
 func (w *Writer) Run(ctx context.Context) error {
-	w.log.Info().Str("consumer", w.cfg.Streams.LogConsumer).Int("batch", w.cfg.Batch).Msg("log writer started")
-	defer w.log.Info().Msg("log writer stopped")
-	for ctx.Err() == nil {
-		it, err := w.consumer.Messages(jetstream.PullMaxMessages(2 * w.cfg.Batch))
-		if err != nil {
-			w.log.Error().Err(err).Msg("cannot start pulling; retrying in 1s")
-			if !retry.Pause(ctx, time.Second) {
-				return nil
-			}
-			continue
-		}
-		w.setConsuming(true)
-		w.drain(ctx, it)
-		w.setConsuming(false)
-		it.Stop()
+	names := make([]string, len(w.sources))
+	for i, src := range w.sources {
+		names[i] = src.part.Stream
 	}
+	w.log.Info().Str("consumer", w.cfg.Streams.LogConsumer).Int("batch", w.cfg.Batch).Strs("streams", names).
+		Dur("discover_every", w.cfg.DiscoverEvery).Msg("log writer started")
+	defer w.log.Info().Msg("log writer stopped")
+	msgs := make(chan jetstream.Msg) // unbuffered: a message taken is in a batch
+	var pumps sync.WaitGroup
+	start := func(src source) bool {
+		if !w.claim(src.part.Stream) {
+			return false
+		}
+		pumps.Go(func() { w.pump(ctx, src, msgs) })
+		return true
+	}
+	for _, src := range w.sources {
+		start(src)
+	}
+	pumps.Go(func() { w.discover(ctx, start) })
+	w.batches(ctx, msgs)
+	pumps.Wait()
 	return nil
 }
 
-// drain writes batches from one iterator until ctx ends or the iterator
-// fails.
-func (w *Writer) drain(ctx context.Context, it jetstream.MessagesContext) {
+// batches writes the messages of in, in batches of up to Batch gathered
+// for up to Linger after their first, until ctx ends; the batch gathered
+// then is still written. After a failed write it waits the retry delay.
+func (w *Writer) batches(ctx context.Context, in <-chan jetstream.Msg) {
 	batch := make([]jetstream.Msg, 0, w.cfg.Batch)
 	for {
-		msg, err := it.Next(jetstream.NextContext(ctx))
-		if err != nil {
-			if ctx.Err() == nil {
-				w.log.Warn().Err(err).Msg("pull interrupted; re-creating the pull")
-				retry.Pause(ctx, 100*time.Millisecond)
-			}
+		select {
+		case msg := <-in:
+			batch = append(batch[:0], msg)
+		case <-ctx.Done():
 			return
 		}
-		batch = append(batch[:0], msg)
-		linger := time.Now().Add(w.cfg.Linger)
-		for len(batch) < w.cfg.Batch {
-			wait := time.Until(linger)
-			if wait <= 0 {
-				break
-			}
-			msg, err := it.Next(jetstream.NextMaxWait(wait))
-			if err != nil {
-				break // the linger passed, or the pull failed: write what we have
-			}
-			batch = append(batch, msg)
-		}
+		batch = w.linger(ctx, in, batch)
 		w.writeBatch(context.WithoutCancel(ctx), batch)
 		if d := w.retryDelay(); d > 0 && !retry.Pause(ctx, d) {
 			return
@@ -66,15 +64,34 @@ func (w *Writer) drain(ctx context.Context, it jetstream.MessagesContext) {
 	}
 }
 
+// linger adds the messages of in to batch until it holds Batch, Linger
+// has passed, or ctx ends.
+func (w *Writer) linger(ctx context.Context, in <-chan jetstream.Msg, batch []jetstream.Msg) []jetstream.Msg {
+	timer := time.NewTimer(w.cfg.Linger)
+	defer timer.Stop()
+	for len(batch) < w.cfg.Batch {
+		select {
+		case msg := <-in:
+			batch = append(batch, msg)
+		case <-timer.C:
+			return batch
+		case <-ctx.Done():
+			return batch
+		}
+	}
+	return batch
+}
+
 // writeBatch decodes the batch, writes its records in one transaction and
 // acks every message once committed; on failure it naks them all with the
-// current retry delay.
+// current retry delay. Each message is acked or nak'ed itself, so a batch
+// may mix streams.
 func (w *Writer) writeBatch(ctx context.Context, batch []jetstream.Msg) {
 	recs := make([]*envelope.AttemptRecord, 0, len(batch))
 	keep := batch[:0:0]
 	var newest time.Time
-	var pending uint64
-	var stamps []time.Time // arrival of each kept record, for Observe
+	behind := map[string]uint64{} // NumPending of each stream, from its last message
+	var stamps []time.Time        // arrival of each kept record, for Observe
 	for _, msg := range batch {
 		meta, err := msg.Metadata()
 		var stamp time.Time
@@ -83,7 +100,7 @@ func (w *Writer) writeBatch(ctx context.Context, batch []jetstream.Msg) {
 			if stamp.After(newest) {
 				newest = stamp
 			}
-			pending = meta.NumPending
+			behind[meta.Stream] = meta.NumPending
 		}
 		r, err := envelope.DecodeAttemptRecord(msg.Data())
 		if err != nil {
@@ -98,6 +115,7 @@ func (w *Writer) writeBatch(ctx context.Context, batch []jetstream.Msg) {
 			stamps = append(stamps, stamp)
 		}
 	}
+	pending := w.notePending(behind)
 	if len(recs) == 0 {
 		return
 	}
@@ -128,6 +146,23 @@ func (w *Writer) writeBatch(ctx context.Context, batch []jetstream.Msg) {
 	lag := now.Sub(newest).Seconds()
 	w.cfg.Metrics.Lag(lag, pending)
 	w.succeeded(lag, pending, len(recs))
+}
+
+// notePending records the records waiting on each stream of behind and
+// returns the sum over every stream pulled from.
+func (w *Writer) notePending(behind map[string]uint64) uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var sum uint64
+	for stream, n := range behind {
+		if _, ok := w.pending[stream]; ok {
+			w.pending[stream] = n
+		}
+	}
+	for _, n := range w.pending {
+		sum += n
+	}
+	return sum
 }
 
 // failed records a failed write and returns the delay before the next.

@@ -7,7 +7,8 @@
 // STREAMS_ATTEMPTS_MAX_AGE (24 h by default).
 //
 // Records are kept on one subject per organization and source, never per
-// event, so reading one event scans its organization's records: from the
+// event (on WEBHOOKS_ATTEMPTS, or on the organization's attempt partition
+// when the deliveries are partitioned), so reading one event scans its organization's records: from the
 // event id's creation time (event ids are UUID version 7) when it has one,
 // else from the start of the buffer. Records of other events are skipped
 // by their Sixtyfour-Event-Id header, without decoding.
@@ -63,12 +64,48 @@ func Watch(ctx context.Context, js jetstream.JetStream, sc streams.Config, ev Ev
 	return scan(ctx, js, sc, ev, true, fn)
 }
 
-// scan reads the event's records with an ordered consumer; without follow
-// it stops at the end of the stream.
+// scan reads the event's records. Without follow it reads every attempt
+// stream that may hold them (WEBHOOKS_ATTEMPTS, and the organization's
+// attempt partition of every partition count that exists), one after the
+// other. With follow it watches the stream sc writes the organization's
+// records to (its attempt partition when sc is partitioned): a Watch
+// spanning a change of the partition count sees the records written with
+// its own count.
 func scan(ctx context.Context, js jetstream.JetStream, sc streams.Config, ev Event, follow bool, fn func(*envelope.AttemptRecord) bool) error {
 	sc = sc.WithDefaults()
+	if follow {
+		p := sc.ConfiguredAttemptStreams()[0]
+		if sc.Partitioned() {
+			p = sc.ConfiguredAttemptStreams()[1+sc.PartitionOf(ev.OrgID)]
+		}
+		return scanStream(ctx, js, sc, p, ev, true, fn)
+	}
+	parts, err := streams.AttemptStreams(ctx, js, sc)
+	if err != nil {
+		return fmt.Errorf("attemptlog: %w", err)
+	}
+	done := false
+	for _, p := range parts {
+		err := scanStream(ctx, js, sc, p, ev, false, func(r *envelope.AttemptRecord) bool {
+			done = fn(r)
+			return done
+		})
+		if err != nil || done {
+			return err
+		}
+	}
+	return nil
+}
+
+// scanStream reads the event's records on the attempt stream p with an
+// ordered consumer; without follow it stops at the end of the stream.
+func scanStream(ctx context.Context, js jetstream.JetStream, sc streams.Config, p streams.Partition, ev Event, follow bool, fn func(*envelope.AttemptRecord) bool) error {
+	filter, ok := sc.AttemptFilterIn(p, ev.OrgID, ev.Source)
+	if !ok {
+		return nil
+	}
 	cfg := jetstream.OrderedConsumerConfig{
-		FilterSubjects:    []string{sc.AttemptFilter(ev.OrgID, ev.Source)},
+		FilterSubjects:    []string{filter},
 		DeliverPolicy:     jetstream.DeliverAllPolicy,
 		InactiveThreshold: inactiveThreshold,
 	}
@@ -77,20 +114,20 @@ func scan(ctx context.Context, js jetstream.JetStream, sc streams.Config, ev Eve
 		start := time.Unix(sec, nsec).Add(-startSlack)
 		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &start
 	}
-	cons, err := js.OrderedConsumer(ctx, sc.AttemptsStream, cfg)
+	cons, err := js.OrderedConsumer(ctx, p.Stream, cfg)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return fmt.Errorf("attemptlog: read %s: %w", sc.AttemptsStream, err)
+		return fmt.Errorf("attemptlog: read %s: %w", p.Stream, err)
 	}
-	defer remove(ctx, js, sc.AttemptsStream, cons)
+	defer remove(ctx, js, p.Stream, cons)
 	if info := cons.CachedInfo(); !follow && info != nil && info.NumPending == 0 {
 		return nil
 	}
 	it, err := cons.Messages()
 	if err != nil {
-		return fmt.Errorf("attemptlog: read %s: %w", sc.AttemptsStream, err)
+		return fmt.Errorf("attemptlog: read %s: %w", p.Stream, err)
 	}
 	defer it.Stop()
 	for {
@@ -99,7 +136,7 @@ func scan(ctx context.Context, js jetstream.JetStream, sc streams.Config, ev Eve
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return fmt.Errorf("attemptlog: read %s: %w", sc.AttemptsStream, err)
+			return fmt.Errorf("attemptlog: read %s: %w", p.Stream, err)
 		}
 		if msg.Headers().Get(envelope.HeaderRecordEventID) == ev.EventID {
 			r, err := envelope.DecodeAttemptRecord(msg.Data())

@@ -173,6 +173,10 @@ type Resources struct {
 	// (none when the config is not partitioned); Deliver and Consumer are
 	// the unpartitioned stream's.
 	Partitions []PartitionResources
+	// AttemptPartitions are the configured attempt partition streams, each
+	// with the log writers' consumer (none when the config is not
+	// partitioned); Attempts and LogConsumer are WEBHOOKS_ATTEMPTS's.
+	AttemptPartitions []PartitionResources
 }
 
 // Ensure creates every stream, the consumer and the secrets bucket, or
@@ -204,6 +208,9 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c Config) (*Resources, 
 		return nil, consumerError(ctx, r.Deliver, c.WaiterConsumer, err)
 	}
 	if r.Partitions, err = ensurePartitions(ctx, js, c); err != nil {
+		return nil, err
+	}
+	if r.AttemptPartitions, err = ensureAttemptPartitions(ctx, js, c); err != nil {
 		return nil, err
 	}
 	if r.Secrets, err = js.CreateOrUpdateKeyValue(ctx, c.SecretsBucketConfig()); err != nil {

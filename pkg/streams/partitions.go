@@ -288,7 +288,13 @@ func (c Config) IsDeliverStream(name string) bool {
 
 // parsePartitionStream reads <DeliverStream>_P<of>_<index>.
 func (c Config) parsePartitionStream(name string) (of, index int, ok bool) {
-	rest, found := strings.CutPrefix(name, c.DeliverStream+"_P")
+	return parsePartitionName(name, c.DeliverStream)
+}
+
+// parsePartitionName reads <base>_P<of>_<index>, the name of a partition
+// of the stream base.
+func parsePartitionName(name, base string) (of, index int, ok bool) {
+	rest, found := strings.CutPrefix(name, base+"_P")
 	if !found {
 		return 0, 0, false
 	}
@@ -322,12 +328,7 @@ func DeliverPartitions(ctx context.Context, js jetstream.JetStream, c Config) ([
 	if err := names.Err(); err != nil && !errors.Is(err, jetstream.ErrEndOfData) {
 		return nil, fmt.Errorf("streams: list the partition streams: %w", err)
 	}
-	sort.Slice(parts, func(i, j int) bool {
-		if parts[i].Of != parts[j].Of {
-			return parts[i].Of < parts[j].Of
-		}
-		return parts[i].Index < parts[j].Index
-	})
+	sortPartitions(parts)
 	return append(out, parts...), nil
 }
 
@@ -390,59 +391,91 @@ func (c Config) CheckStored(ack *jetstream.PubAck) error {
 
 // RetirePartitions deletes the partition streams of counts other than
 // c.Partitions that hold no message any more (the last step of a change
-// of the count, once the old streams have drained). Streams still holding
-// messages are kept and returned in busy with their message counts. The
-// deliverers stop pulling from a removed stream by themselves.
+// of the count, once the old streams have drained): deliver partitions,
+// and attempt partitions, which empty once their records are older than
+// AttemptsMaxAge (the log store has them long before). Streams still
+// holding messages are kept and returned in busy with their message
+// counts. The deliverers and log writers stop pulling from a removed
+// stream by themselves.
 func RetirePartitions(ctx context.Context, js jetstream.JetStream, c Config) (removed []string, busy map[string]uint64, err error) {
 	c = c.WithDefaults()
 	parts, err := DeliverPartitions(ctx, js, c)
 	if err != nil {
 		return nil, nil, err
 	}
-	busy = map[string]uint64{}
+	attempts, err := AttemptStreams(ctx, js, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	type candidate struct {
+		stream   string
+		subjects []string
+	}
+	var cands []candidate
 	for _, p := range parts {
-		if p.Of == 0 || p.Of == c.Partitions {
-			continue
+		if p.Of != 0 && p.Of != c.Partitions {
+			cands = append(cands, candidate{p.Stream, c.PartitionStreamConfig(p.Of, p.Index).Subjects})
 		}
-		s, err := js.Stream(ctx, p.Stream)
+	}
+	for _, p := range attempts {
+		if p.Of != 0 && p.Of != c.Partitions {
+			cands = append(cands, candidate{p.Stream, c.attemptPartitionSubjects(p.Of, p.Index)})
+		}
+	}
+	busy = map[string]uint64{}
+	for _, cand := range cands {
+		gone, msgs, err := retireStream(ctx, js, c, cand.stream, cand.subjects)
 		if err != nil {
-			return removed, busy, fmt.Errorf("streams: open %s: %w", p.Stream, err)
+			return removed, busy, err
 		}
-		info, err := s.Info(ctx)
-		if err != nil {
-			return removed, busy, fmt.Errorf("streams: read %s: %w", p.Stream, err)
+		if gone {
+			removed = append(removed, cand.stream)
+		} else {
+			busy[cand.stream] = msgs
 		}
-		if info.State.Msgs > 0 {
-			busy[p.Stream] = info.State.Msgs
-			continue
-		}
-		// Detach the subjects first, so that a publish through a server
-		// still holding the old mapping fails (the publisher reports it)
-		// instead of landing on a stream about to be deleted; then look
-		// again, and put the subjects back if something arrived meanwhile.
-		detached := info.Config
-		detached.Subjects = []string{c.SubjectPrefix + ".retired." + p.Stream}
-		if _, err := js.UpdateStream(ctx, detached); err != nil {
-			return removed, busy, fmt.Errorf("streams: detach the subjects of %s: %w", p.Stream, err)
-		}
-		if info, err = s.Info(ctx); err != nil {
-			return removed, busy, fmt.Errorf("streams: read %s: %w", p.Stream, err)
-		}
-		if info.State.Msgs > 0 {
-			restored := info.Config
-			restored.Subjects = c.PartitionStreamConfig(p.Of, p.Index).Subjects
-			if _, err := js.UpdateStream(ctx, restored); err != nil {
-				return removed, busy, fmt.Errorf("streams: restore the subjects of %s (%d messages arrived while retiring it): %w", p.Stream, info.State.Msgs, err)
-			}
-			busy[p.Stream] = info.State.Msgs
-			continue
-		}
-		if err := js.DeleteStream(ctx, p.Stream); err != nil {
-			return removed, busy, fmt.Errorf("streams: delete %s: %w", p.Stream, err)
-		}
-		removed = append(removed, p.Stream)
 	}
 	return removed, busy, nil
+}
+
+// retireStream deletes the stream name, whose subjects are subjects, if
+// it holds no message; else it returns how many it holds.
+func retireStream(ctx context.Context, js jetstream.JetStream, c Config, name string, subjects []string) (removed bool, msgs uint64, err error) {
+	s, err := js.Stream(ctx, name)
+	if err != nil {
+		return false, 0, fmt.Errorf("streams: open %s: %w", name, err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return false, 0, fmt.Errorf("streams: read %s: %w", name, err)
+	}
+	if info.State.Msgs > 0 {
+		return false, info.State.Msgs, nil
+	}
+	// Detach the subjects first, so that a publish through a server still
+	// holding the old mapping (or from a process still on the old count)
+	// fails (the publisher reports it) instead of landing on a stream
+	// about to be deleted; then look again, and put the subjects back if
+	// something arrived meanwhile.
+	detached := info.Config
+	detached.Subjects = []string{c.SubjectPrefix + ".retired." + name}
+	if _, err := js.UpdateStream(ctx, detached); err != nil {
+		return false, 0, fmt.Errorf("streams: detach the subjects of %s: %w", name, err)
+	}
+	if info, err = s.Info(ctx); err != nil {
+		return false, 0, fmt.Errorf("streams: read %s: %w", name, err)
+	}
+	if info.State.Msgs > 0 {
+		restored := info.Config
+		restored.Subjects = subjects
+		if _, err := js.UpdateStream(ctx, restored); err != nil {
+			return false, info.State.Msgs, fmt.Errorf("streams: restore the subjects of %s (%d messages arrived while retiring it): %w", name, info.State.Msgs, err)
+		}
+		return false, info.State.Msgs, nil
+	}
+	if err := js.DeleteStream(ctx, name); err != nil {
+		return false, 0, fmt.Errorf("streams: delete %s: %w", name, err)
+	}
+	return true, 0, nil
 }
 
 // PartitionLag is the deliverers' consumer state on one deliver

@@ -216,9 +216,16 @@ func (c Config) UndeliveredSubject(orgID string, source envelope.Source, eventID
 }
 
 // AttemptSubject is the attempt-record subject of an organization's
-// events of one source: <prefix>.attempt.<org_id>.<source>. Its
+// events of one source: <prefix>.attempt.<org_id>.<source> on
+// WEBHOOKS_ATTEMPTS, or, when c is partitioned, on the attempt stream of
+// the organization's partition,
+// <prefix>.attempt-partition.<of>.<index>.<org_id>.<source>. Its
 // cardinality is bounded by organizations, never by events.
 func (c Config) AttemptSubject(orgID string, source envelope.Source) string {
+	if c.Partitioned() {
+		return c.attemptPartitionPrefix() + strconv.Itoa(c.Partitions) + "." + strconv.Itoa(c.PartitionOf(orgID)) + "." +
+			orgID + "." + string(source)
+	}
 	return c.SubjectPrefix + ".attempt." + orgID + "." + string(source)
 }
 
@@ -239,7 +246,8 @@ func (c Config) AttemptMsg(r *envelope.AttemptRecord) (*nats.Msg, error) {
 }
 
 // AttemptFilter matches the attempt records of one organization ("" for
-// every organization) and one source ("" for both).
+// every organization) and one source ("" for both) on WEBHOOKS_ATTEMPTS
+// (see AttemptFilterIn for every attempt stream).
 func (c Config) AttemptFilter(orgID string, source envelope.Source) string {
 	org, src := orgID, string(source)
 	if org == "" {
