@@ -35,8 +35,11 @@ func (w *Writer) Run(ctx context.Context) error {
 		pumps.Go(func() { w.pump(ctx, src, msgs) })
 		return true
 	}
+	for _, src := range w.sources { // claimed first, so that the first pulls share their size among all
+		w.claim(src.part.Stream)
+	}
 	for _, src := range w.sources {
-		start(src)
+		pumps.Go(func() { w.pump(ctx, src, msgs) })
 	}
 	pumps.Go(func() { w.discover(ctx, start) })
 	w.batches(ctx, msgs)
