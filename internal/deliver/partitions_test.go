@@ -1,10 +1,10 @@
 package deliver
 
 import (
-	"slices"
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
