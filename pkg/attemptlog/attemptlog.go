@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/google/uuid"
@@ -45,48 +46,64 @@ type Event struct {
 	EventID string
 }
 
-// Read returns every record of the event on the attempt stream, in the
+// Read returns every record of the event on the attempt streams, in the
 // order they were stored (nil when there is none). A record of the event
 // that does not decode is an error wrapping envelope.ErrMalformed.
 func Read(ctx context.Context, js jetstream.JetStream, sc streams.Config, ev Event) ([]*envelope.AttemptRecord, error) {
-	var out []*envelope.AttemptRecord
-	err := scan(ctx, js, sc, ev, false, func(r *envelope.AttemptRecord) bool {
-		out = append(out, r)
+	var found []stored
+	err := scan(ctx, js, sc, ev, false, func(r stored) bool {
+		found = append(found, r)
 		return false
 	})
-	return out, err
+	if err != nil || len(found) == 0 {
+		return nil, err
+	}
+	// Records come stream by stream; after a change of the partition count
+	// an event's records may be on two streams.
+	sort.SliceStable(found, func(i, j int) bool { return found[i].at.Before(found[j].at) })
+	recs := make([]*envelope.AttemptRecord, len(found))
+	for i, r := range found {
+		recs[i] = r.rec
+	}
+	return recs, nil
+}
+
+// stored is a record and when its stream stored it.
+type stored struct {
+	rec *envelope.AttemptRecord
+	at  time.Time
 }
 
 // Watch calls fn with each record of the event, the stored ones first, then
 // each new one as it is stored, until fn returns true (Watch returns nil)
 // or ctx ends (Watch returns ctx.Err()).
 func Watch(ctx context.Context, js jetstream.JetStream, sc streams.Config, ev Event, fn func(*envelope.AttemptRecord) bool) error {
-	return scan(ctx, js, sc, ev, true, fn)
+	return scan(ctx, js, sc, ev, true, func(r stored) bool { return fn(r.rec) })
 }
 
-// scan reads the event's records. Without follow it reads every attempt
-// stream that may hold them (WEBHOOKS_ATTEMPTS, and the organization's
-// attempt partition of every partition count that exists), one after the
-// other. With follow it watches the stream sc writes the organization's
-// records to (its attempt partition when sc is partitioned): a Watch
-// spanning a change of the partition count sees the records written with
-// its own count.
-func scan(ctx context.Context, js jetstream.JetStream, sc streams.Config, ev Event, follow bool, fn func(*envelope.AttemptRecord) bool) error {
+// scan reads the event's records from every attempt stream that may hold
+// them (WEBHOOKS_ATTEMPTS, and the organization's attempt partition of
+// every partition count that exists), one after the other. With follow it
+// then goes on watching the stream sc writes the organization's records to
+// (its attempt partition when sc is partitioned), which it reads last: a
+// Watch spanning a change of the partition count sees the records stored
+// under the other count when it starts, and the new ones under its own.
+func scan(ctx context.Context, js jetstream.JetStream, sc streams.Config, ev Event, follow bool, fn func(stored) bool) error {
 	sc = sc.WithDefaults()
-	if follow {
-		p := sc.ConfiguredAttemptStreams()[0]
-		if sc.Partitioned() {
-			p = sc.ConfiguredAttemptStreams()[1+sc.PartitionOf(ev.OrgID)]
-		}
-		return scanStream(ctx, js, sc, p, ev, true, fn)
-	}
 	parts, err := streams.AttemptStreams(ctx, js, sc)
 	if err != nil {
 		return fmt.Errorf("attemptlog: %w", err)
 	}
+	followed := sc.ConfiguredAttemptStreams()[0]
+	if sc.Partitioned() {
+		followed = sc.ConfiguredAttemptStreams()[1+sc.PartitionOf(ev.OrgID)]
+	}
 	done := false
 	for _, p := range parts {
-		err := scanStream(ctx, js, sc, p, ev, false, func(r *envelope.AttemptRecord) bool {
+		if follow && p.Stream == followed.Stream {
+			continue
+		}
+		err := scanStream(ctx, js, sc, p, ev, false, func(r stored) bool {
 			done = fn(r)
 			return done
 		})
@@ -94,12 +111,15 @@ func scan(ctx context.Context, js jetstream.JetStream, sc streams.Config, ev Eve
 			return err
 		}
 	}
+	if follow {
+		return scanStream(ctx, js, sc, followed, ev, true, fn)
+	}
 	return nil
 }
 
 // scanStream reads the event's records on the attempt stream p with an
 // ordered consumer; without follow it stops at the end of the stream.
-func scanStream(ctx context.Context, js jetstream.JetStream, sc streams.Config, p streams.Partition, ev Event, follow bool, fn func(*envelope.AttemptRecord) bool) error {
+func scanStream(ctx context.Context, js jetstream.JetStream, sc streams.Config, p streams.Partition, ev Event, follow bool, fn func(stored) bool) error {
 	filter, ok := sc.AttemptFilterIn(p, ev.OrgID, ev.Source)
 	if !ok {
 		return nil
@@ -138,19 +158,20 @@ func scanStream(ctx context.Context, js jetstream.JetStream, sc streams.Config, 
 			}
 			return fmt.Errorf("attemptlog: read %s: %w", p.Stream, err)
 		}
+		meta, err := msg.Metadata()
+		if err != nil {
+			return fmt.Errorf("attemptlog: read %s: message metadata: %w", p.Stream, err)
+		}
 		if msg.Headers().Get(envelope.HeaderRecordEventID) == ev.EventID {
 			r, err := envelope.DecodeAttemptRecord(msg.Data())
 			if err != nil {
 				return fmt.Errorf("attemptlog: %s: %w", ev.EventID, err)
 			}
-			if r.EventID == ev.EventID && fn(r) {
+			if r.EventID == ev.EventID && fn(stored{rec: r, at: meta.Timestamp}) {
 				return nil
 			}
 		}
-		if follow {
-			continue
-		}
-		if meta, err := msg.Metadata(); err != nil || meta.NumPending == 0 {
+		if !follow && meta.NumPending == 0 {
 			return nil
 		}
 	}

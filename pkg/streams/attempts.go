@@ -2,7 +2,6 @@ package streams
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -65,29 +64,12 @@ func (c Config) ConfiguredAttemptStreams() []Partition {
 	return out
 }
 
-// parseAttemptPartitionStream reads <AttemptsStream>_P<of>_<index>.
-func (c Config) parseAttemptPartitionStream(name string) (of, index int, ok bool) {
-	return parsePartitionName(name, c.AttemptsStream)
-}
-
 // AttemptStreams returns every attempt stream that exists on the server:
 // WEBHOOKS_ATTEMPTS first, then the attempt partitions of every count,
 // ordered by count and index.
 func AttemptStreams(ctx context.Context, js jetstream.JetStream, c Config) ([]Partition, error) {
 	c = c.WithDefaults()
-	out := []Partition{{Stream: c.AttemptsStream}}
-	names := js.StreamNames(ctx, jetstream.WithStreamListSubject(c.attemptPartitionPrefix()+">"))
-	var parts []Partition
-	for name := range names.Name() {
-		if of, index, ok := c.parseAttemptPartitionStream(name); ok {
-			parts = append(parts, Partition{Stream: name, Of: of, Index: index})
-		}
-	}
-	if err := names.Err(); err != nil && !errors.Is(err, jetstream.ErrEndOfData) {
-		return nil, fmt.Errorf("streams: list the attempt streams: %w", err)
-	}
-	sortPartitions(parts)
-	return append(out, parts...), nil
+	return listPartitions(ctx, js, c.AttemptsStream, c.attemptPartitionPrefix(), "attempt streams")
 }
 
 // sortPartitions orders partitions by count, then index.

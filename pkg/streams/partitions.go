@@ -317,19 +317,25 @@ func parsePartitionName(name, base string) (of, index int, ok bool) {
 // from a change of the count and are consumed until they are empty.
 func DeliverPartitions(ctx context.Context, js jetstream.JetStream, c Config) ([]Partition, error) {
 	c = c.WithDefaults()
-	out := []Partition{{Stream: c.DeliverStream}}
-	names := js.StreamNames(ctx, jetstream.WithStreamListSubject(c.partitionPrefix()+">"))
+	return listPartitions(ctx, js, c.DeliverStream, c.partitionPrefix(), "partition streams")
+}
+
+// listPartitions returns base first, then the streams named base_P<of>_<k>
+// that listen on subjects under prefix, ordered by count and index; what
+// names them in an error.
+func listPartitions(ctx context.Context, js jetstream.JetStream, base, prefix, what string) ([]Partition, error) {
+	names := js.StreamNames(ctx, jetstream.WithStreamListSubject(prefix+">"))
 	var parts []Partition
 	for name := range names.Name() {
-		if of, index, ok := c.parsePartitionStream(name); ok {
+		if of, index, ok := parsePartitionName(name, base); ok {
 			parts = append(parts, Partition{Stream: name, Of: of, Index: index})
 		}
 	}
 	if err := names.Err(); err != nil && !errors.Is(err, jetstream.ErrEndOfData) {
-		return nil, fmt.Errorf("streams: list the partition streams: %w", err)
+		return nil, fmt.Errorf("streams: list the %s: %w", what, err)
 	}
 	sortPartitions(parts)
-	return append(out, parts...), nil
+	return append([]Partition{{Stream: base}}, parts...), nil
 }
 
 // ensurePartitions creates c's partition streams and the deliverers'
