@@ -93,7 +93,7 @@ func (c *cli) ensurePartitions(args []string) error {
 type partitionRow struct {
 	Stream     string `json:"stream"`
 	Partition  string `json:"partition"`
-	Role       string `json:"role"` // configured, draining
+	Role       string `json:"role"` // configured, draining, overflow
 	Messages   uint64 `json:"messages"`
 	Pending    uint64 `json:"pending"`
 	AckPending int    `json:"ack_pending"`
@@ -128,7 +128,10 @@ func (c *cli) partitionStatus(args []string) error {
 			return fmt.Errorf("read %s: %w", l.Partition.Stream, err)
 		}
 		role := "configured"
-		if l.Partition.Of != 0 && l.Partition.Of != s.streams.Partitions {
+		switch {
+		case l.Partition.Overflow:
+			role = "overflow"
+		case l.Partition.Of != 0 && l.Partition.Of != s.streams.Partitions:
 			role = "draining"
 		}
 		rows = append(rows, partitionRow{Stream: l.Partition.Stream, Partition: l.Partition.Label(), Role: role,

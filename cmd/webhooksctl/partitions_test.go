@@ -54,7 +54,7 @@ func TestPartitionCommandsWalkARepartition(t *testing.T) {
 			held += r.Messages
 		}
 	}
-	if st.Partitions != 3 || len(st.Streams) != 6 || roles["WEBHOOKS_P2_1"] != "draining" || roles["WEBHOOKS_P3_2"] != "configured" || held != 1 {
+	if st.Partitions != 3 || len(st.Streams) != 7 || roles["WEBHOOKS_P2_1"] != "draining" || roles["WEBHOOKS_OVERFLOW"] != "overflow" || roles["WEBHOOKS_P3_2"] != "configured" || held != 1 {
 		t.Errorf("status: %+v", st)
 	}
 

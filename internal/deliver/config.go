@@ -66,6 +66,13 @@ const (
 	// DefaultDiscoverEvery is how often a deliverer looks for new
 	// partition streams.
 	DefaultDiscoverEvery = 15 * time.Second
+	// DefaultOverflowThreshold is how many messages of one organization
+	// pending in a lane, while another organization has messages there
+	// too, make the deliverer move its new ones to the overflow stream.
+	DefaultOverflowThreshold = 1000
+	// DefaultOverflowCheckEvery is how often a backlogged lane's messages
+	// are counted by organization.
+	DefaultOverflowCheckEvery = time.Second
 	// DefaultBodyDrainLimit is how much of a response body is read (then
 	// discarded) beyond the kept excerpt, so the connection can be reused.
 	DefaultBodyDrainLimit = 64 << 10
@@ -145,6 +152,16 @@ type Config struct {
 	// looked for (a change of the partition count). Defaults to
 	// DefaultDiscoverEvery.
 	DiscoverEvery time.Duration
+	// OverflowThreshold is how many messages one organization must have
+	// pending in a lane, while another organization has messages there
+	// too, for the deliverer to move its messages to the overflow stream
+	// (see overflow.go). Defaults to DefaultOverflowThreshold; a negative
+	// value turns moving off (a lane is then delivered in arrival order).
+	OverflowThreshold int
+	// OverflowCheckEvery is how often a lane with OverflowThreshold
+	// messages pending is counted by organization. Defaults to
+	// DefaultOverflowCheckEvery.
+	OverflowCheckEvery time.Duration
 	// Now is the clock. Defaults to time.Now.
 	Now func() time.Time
 	// Links configures signed results_download_url and the wait for a
@@ -213,6 +230,12 @@ func (c Config) withDefaults() Config {
 	if c.DiscoverEvery == 0 {
 		c.DiscoverEvery = DefaultDiscoverEvery
 	}
+	if c.OverflowThreshold == 0 {
+		c.OverflowThreshold = DefaultOverflowThreshold
+	}
+	if c.OverflowCheckEvery == 0 {
+		c.OverflowCheckEvery = DefaultOverflowCheckEvery
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -258,6 +281,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: OutcomeRecordBudget = %v, want > 0", ErrInvalidConfig, c.OutcomeRecordBudget)
 	case c.ShutdownTimeout <= 0:
 		return fmt.Errorf("%w: ShutdownTimeout = %v, want > 0", ErrInvalidConfig, c.ShutdownTimeout)
+	case c.OverflowCheckEvery < 10*time.Millisecond:
+		return fmt.Errorf("%w: OverflowCheckEvery = %v, want >= 10ms", ErrInvalidConfig, c.OverflowCheckEvery)
 	case c.DiscoverEvery < 10*time.Millisecond:
 		return fmt.Errorf("%w: DiscoverEvery = %v, want >= 10ms", ErrInvalidConfig, c.DiscoverEvery)
 	}

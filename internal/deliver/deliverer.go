@@ -47,6 +47,10 @@ type Deliverer struct {
 	running   atomic.Bool
 
 	slots chan struct{} // worker slots: attempts in flight
+	// moving bounds the moves to the overflow stream in flight; moving is
+	// off until movePausedUntil (unix nanoseconds) after a move failed.
+	moving          chan struct{}
+	movePausedUntil atomic.Int64
 	// The waiting room (see room.go): the messages in it, and the sources
 	// with messages in it.
 	room, holders atomic.Int64
@@ -100,7 +104,7 @@ func New(ctx context.Context, js jetstream.JetStream, client *http.Client, secre
 	d := &Deliverer{
 		cfg: cfg, js: js, undelivered: undelivered, client: client, secrets: secrets,
 		hosts: newHostLimiter(cfg.PerHostConcurrency), log: *cfg.Logger, metrics: cfg.Metrics,
-		slots: make(chan struct{}, cfg.Concurrency), roomFreed: make(chan struct{}),
+		slots: make(chan struct{}, cfg.Concurrency), roomFreed: make(chan struct{}), moving: make(chan struct{}, maxMoving),
 		handoff: make(chan pulled), quit: make(chan struct{}),
 	}
 	if d.sources, err = d.bindSources(ctx); err != nil {
@@ -156,6 +160,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		Strs("streams", labels).Int("partitions", d.cfg.Streams.Partitions).Msg("deliverer started")
 
 	go d.watchdog(ctx)
+	go d.watchBacklogs(ctx)
 	if d.cfg.Links.Store != nil && d.cfg.Links.Signer != nil {
 		go d.runWaiter(ctx)
 	}
@@ -207,7 +212,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 func (d *Deliverer) pull(ctx, work context.Context, src *source) {
 	log := d.log.With().Str("stream", src.part.Stream).Logger()
 	for ctx.Err() == nil {
-		it, err := src.messages(jetstream.PullMaxMessages(d.sourcePrefetch()))
+		it, err := src.messages(jetstream.PullMaxMessages(d.sourcePrefetch(src)))
 		if err != nil {
 			if d.givenUp(src, err, log) {
 				return
@@ -237,14 +242,21 @@ func (d *Deliverer) drain(ctx, work context.Context, src *source, it jetstream.M
 	for {
 		// Back-pressure: no new message while this source holds its share
 		// of the waiting room, or the room is full and it has messages in
-		// it (see room.go).
-		if !d.awaitRoom(ctx, src) {
+		// it (see room.go). A source whose backlog is being moved pulls on
+		// regardless: a moved message never enters the room, and one that
+		// is not moved waits here for the room, in hand, before a worker
+		// takes it.
+		moving := src.movers.Load() != nil
+		if !moving && !d.awaitRoom(ctx, src) {
 			return nil
 		}
 		msg, err := d.next(ctx, it)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
+			}
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) && src.resizing.Swap(false) {
+				return nil // drained to be made again with another buffer (see resizePull)
 			}
 			d.log.Warn().Err(err).Str("stream", src.part.Stream).Msg("pull interrupted; re-creating the pull")
 			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || errors.Is(err, jetstream.ErrConsumerDeleted) {
@@ -254,6 +266,18 @@ func (d *Deliverer) drain(ctx, work context.Context, src *source, it jetstream.M
 		}
 		src.lastMsg.Store(time.Now().UnixNano())
 		src.pulled.Inc()
+		if meta, err := msg.Metadata(); err == nil {
+			src.pending.Store(meta.NumPending)
+		}
+		if subject, ok := d.moveTarget(src, msg); ok {
+			if !d.move(ctx, work, pulled{msg: msg, src: src}, subject) {
+				return nil
+			}
+			continue
+		}
+		if moving && !d.awaitRoom(ctx, src) {
+			return nil
+		}
 		// A message taken while every worker is busy waits here; at
 		// shutdown it is left unacknowledged, as the prefetched ones are,
 		// and redelivered after AckWait.

@@ -84,7 +84,7 @@ func (d *Deliverer) attemptRecord(ev event, req *envelope.Request, res result, d
 	}
 	r := &envelope.AttemptRecord{
 		V: 1, EventID: ev.eventID, OrgID: ev.orgID, Source: envelope.Source(ev.source), Host: ev.host,
-		Replay: ev.replay, Attempt: ev.attempt, QueuedAt: ev.meta.Timestamp.UTC(),
+		Replay: ev.replay, Attempt: ev.attempt, QueuedAt: ev.queuedAt.UTC(),
 		StartedAt: started.UTC(), FinishedAt: started.Add(res.duration).UTC(),
 		DurationMS: float64(res.duration.Microseconds()) / 1000, Sent: res.sent,
 		StatusCode: res.outcome.StatusCode, ResponseExcerpt: res.excerpt,

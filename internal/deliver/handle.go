@@ -25,7 +25,9 @@ type event struct {
 	msg     jetstream.Msg
 	meta    *jetstream.MsgMetadata
 	attempt int
-	replay  int
+	// queuedAt is when the event was first stored (see queuedAt).
+	queuedAt time.Time
+	replay   int
 	// Identity from the subject, used when the request cannot be decoded.
 	orgID, source, eventID string
 	// host is the destination host of a decoded request ("" before).
@@ -56,6 +58,7 @@ func (d *Deliverer) handle(ctx context.Context, msg jetstream.Msg, src *source) 
 	}
 	ev := d.identify(msg, meta)
 	ev.src = src
+	ev.queuedAt = queuedAt(msg, meta, src != nil && src.part.Overflow)
 
 	req, err := envelope.Decode(msg.Data(), d.cfg.URLs)
 	if err == nil {
@@ -195,12 +198,13 @@ func (d *Deliverer) identify(msg jetstream.Msg, meta *jetstream.MsgMetadata) eve
 			ev.replay = n
 		}
 	}
-	// <prefix>.deliver.<org_id>.<source>, or a partition's
-	// <prefix>.partition.<P>.<k>.<lane key>.<org_id>.<source>: the
+	// <prefix>.deliver.<org_id>.<source>, a partition's
+	// <prefix>.partition.<P>.<k>.<lane key>.<org_id>.<source>, or the
+	// overflow stream's <prefix>.overflow.<lane>.<org_id>.<source>: the
 	// organization and source are the last two tokens.
 	tokens := strings.Split(msg.Subject(), ".")
 	ev.orgID, ev.source = "_unknown", "_unknown"
-	if n := len(tokens); n == 4 || n == 7 {
+	if n := len(tokens); n == 4 || n == 5 || n == 7 {
 		if envelope.ValidOrgID(tokens[n-2]) {
 			ev.orgID = tokens[n-2]
 		}

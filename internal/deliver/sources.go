@@ -32,6 +32,8 @@ type source struct {
 
 	waiting atomic.Int64  // its messages in the waiting room
 	freed   chan struct{} // one of them left the room; buffered (1)
+
+	backlogState // for moving a backlog to the overflow stream (overflow.go)
 }
 
 // wanted reports whether the deliverer consumes partition p: the
@@ -134,11 +136,26 @@ func (d *Deliverer) discover(ctx, work context.Context, start func(*source)) {
 	}
 }
 
-// sourcePrefetch is one pull's buffer: Prefetch shared among the sources
-// pulled from, at least 1 message each. A pull keeps the size it was made
-// with until it is made again.
-func (d *Deliverer) sourcePrefetch() int {
-	n := len(d.activeSources())
+// sourcePrefetch is src's pull buffer: Prefetch shared among the sources
+// pulled from but the overflow lanes, at least 1 message each; an overflow
+// lane, usually empty, has a 2·OverflowLanes-th of Prefetch of its own, so
+// that the overflow stream does not shrink the other pulls. A source whose
+// backlog is being moved has all of Prefetch: its messages leave the
+// buffer as fast as they are published elsewhere. A pull keeps
+// the size it was made with until it is made again.
+func (d *Deliverer) sourcePrefetch(src *source) int {
+	if src.movers.Load() != nil {
+		return d.cfg.Prefetch
+	}
+	if src.part.Overflow {
+		return max(1, d.cfg.Prefetch/(2*streams.OverflowLanes))
+	}
+	n := 0
+	for _, s := range d.activeSources() {
+		if !s.part.Overflow {
+			n++
+		}
+	}
 	if n <= 1 {
 		return d.cfg.Prefetch
 	}

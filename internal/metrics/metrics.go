@@ -23,6 +23,7 @@ type Deliverer struct {
 	circuitsOpen prometheus.Gauge
 	watchdog     prometheus.Counter
 	pulled       *prometheus.CounterVec
+	moved        *prometheus.CounterVec
 }
 
 // NewDeliverer creates the deliverer's series and registers them on reg.
@@ -66,7 +67,11 @@ func NewDeliverer(reg prometheus.Registerer) *Deliverer {
 		Namespace: Namespace, Name: "pulled_messages_total",
 		Help: "Messages pulled from each deliver partition (\"none\" is the unpartitioned WEBHOOKS stream), retries included.",
 	}, []string{"partition"})
-	reg.MustRegister(m.deliveries, m.attempts, m.inFlight, m.waiting, m.recordErrors, m.circuits, m.circuitsOpen, m.watchdog, m.pulled)
+	m.moved = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "moved_to_overflow_total",
+		Help: "Messages moved from a deliver partition to the overflow stream because their organization's backlog there held other organizations up.",
+	}, []string{"partition"})
+	reg.MustRegister(m.deliveries, m.attempts, m.inFlight, m.waiting, m.recordErrors, m.circuits, m.circuitsOpen, m.watchdog, m.pulled, m.moved)
 	// Every label value exists from the start, at zero, so that dashboards
 	// and alerts see the series before the first event of each kind.
 	for _, outcome := range []string{"delivered", "retry", "dead_letter"} {
@@ -136,6 +141,14 @@ func (m *Deliverer) Pulled(label string) prometheus.Counter {
 		return prometheus.NewCounter(prometheus.CounterOpts{Name: "unregistered"})
 	}
 	return m.pulled.WithLabelValues(label)
+}
+
+// Moved counts a message moved from the partition with label to the
+// overflow stream.
+func (m *Deliverer) Moved(label string) {
+	if m != nil {
+		m.moved.WithLabelValues(label).Inc()
+	}
 }
 
 // PullRestart counts a watchdog restart of the pull.

@@ -46,6 +46,10 @@ type DelivererSettings struct {
 	OrgRate float64 `envconfig:"DELIVERER_ORG_RATE" default:"0"`
 	// OrgBurst is the burst of OrgRate; 0 is one second's worth.
 	OrgBurst int `envconfig:"DELIVERER_ORG_BURST" default:"0"`
+	// OverflowThreshold is how many messages one organization must have
+	// pending in a lane, while others have messages there too, for its new
+	// messages to be moved to the overflow stream; 0 turns moving off.
+	OverflowThreshold int `envconfig:"DELIVERER_OVERFLOW_THRESHOLD" default:"1000"`
 	// ShutdownTimeout bounds how long in-flight attempts may finish after SIGTERM.
 	ShutdownTimeout time.Duration `envconfig:"DELIVERER_SHUTDOWN_TIMEOUT" default:"30s"`
 	// RetrySchedule is the delays between attempts.
@@ -98,6 +102,7 @@ func (s DelivererSettings) Validate() error {
 		atLeast1("DELIVERER_PER_HOST_CONCURRENCY", s.PerHostConcurrency),
 		notNegative("DELIVERER_ORG_CONCURRENCY", s.OrgConcurrency),
 		orgRate(s.OrgRate, s.OrgBurst),
+		notNegative("DELIVERER_OVERFLOW_THRESHOLD", s.OverflowThreshold),
 		positive("DELIVERER_SHUTDOWN_TIMEOUT", s.ShutdownTimeout),
 		config.CheckAddr("DELIVERER_OPS_ADDR", s.OpsAddr, true),
 	)
@@ -228,7 +233,7 @@ func RunDelivererOn(ctx context.Context, s DelivererSettings, sc streams.Config,
 		Streams: sc, Policy: policy, URLs: urls,
 		Concurrency: s.Concurrency, Prefetch: s.Prefetch, PerHostConcurrency: s.PerHostConcurrency,
 		OrgConcurrency: s.OrgConcurrency, OrgRate: s.OrgRate, OrgBurst: s.OrgBurst, ShutdownTimeout: s.ShutdownTimeout, Logger: &log, Metrics: metrics.NewDeliverer(reg), Links: links,
-		OnlyPartitions: only,
+		OnlyPartitions: only, OverflowThreshold: overflowThreshold(s.OverflowThreshold),
 	})
 	if err != nil {
 		return err
@@ -264,4 +269,13 @@ func boolCheck(ok bool, why string) error {
 // EnsureStreams creates or updates the pipeline's streams for s.
 func EnsureStreams(ctx context.Context, s config.Common, conn *natsconn.Conn) (*streams.Resources, error) {
 	return streams.Ensure(ctx, conn.JS, s.Streams())
+}
+
+// overflowThreshold maps DELIVERER_OVERFLOW_THRESHOLD to
+// deliver.Config.OverflowThreshold, whose "off" is negative.
+func overflowThreshold(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/sixtyfour-oss/webhooks/internal/logstore"
 	"github.com/sixtyfour-oss/webhooks/internal/undelivered"
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
+	"github.com/sixtyfour-oss/webhooks/pkg/streams"
 )
 
 // maxReplayScan bounds the WEBHOOKS messages one status reads when it looks
@@ -48,17 +49,19 @@ func (l *lookup) addReplay(ctx context.Context, s *Status) error {
 }
 
 // queued returns the status of replay n of the event whose failed round is
-// failed: stored on WEBHOOKS as msg, not attempted yet.
+// failed: stored on WEBHOOKS (or moved to the overflow stream) as msg, not
+// attempted yet.
 func queued(failed Status, n int, msg *jetstream.RawStreamMsg) Status {
 	return Status{
 		EventID: failed.EventID, OrgID: failed.OrgID, Source: failed.Source, EventType: failed.EventType,
 		TaskID: failed.TaskID, RunID: failed.RunID, Host: failed.Host, State: envelope.StateRetrying,
-		QueuedAt: msg.Time.UTC(), Replay: n, ReplayQueued: true, PreviousRound: roundOf(failed),
+		QueuedAt: streams.QueuedAt(msg.Header, msg.Time).UTC(), Replay: n, ReplayQueued: true, PreviousRound: roundOf(failed),
 	}
 }
 
 // queuedReplay returns the message of replay n of s's event waiting on
-// WEBHOOKS or on its organization's partition, or nil when it is not there
+// WEBHOOKS, on its organization's partition or on the overflow stream, or
+// nil when it is not there
 // (not replayed, attempted and acknowledged, or more than maxReplayScan
 // messages in).
 func (l *lookup) queuedReplay(ctx context.Context, s *Status, n int) (*jetstream.RawStreamMsg, error) {

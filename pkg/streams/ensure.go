@@ -177,6 +177,9 @@ type Resources struct {
 	// with the log writers' consumer (none when the config is not
 	// partitioned); Attempts and LogConsumer are WEBHOOKS_ATTEMPTS's.
 	AttemptPartitions []PartitionResources
+	// Overflow is the overflow stream and the deliverers' consumer of each
+	// of its lanes.
+	Overflow PartitionResources
 }
 
 // Ensure creates every stream, the consumer and the secrets bucket, or
@@ -211,6 +214,9 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c Config) (*Resources, 
 		return nil, err
 	}
 	if r.AttemptPartitions, err = ensureAttemptPartitions(ctx, js, c); err != nil {
+		return nil, err
+	}
+	if r.Overflow, err = ensureOverflow(ctx, js, c); err != nil {
 		return nil, err
 	}
 	if r.Secrets, err = js.CreateOrUpdateKeyValue(ctx, c.SecretsBucketConfig()); err != nil {

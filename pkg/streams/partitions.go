@@ -47,11 +47,19 @@ type Partition struct {
 	Of int
 	// Index is the partition's number, 0..Of-1 (0 for the unpartitioned stream).
 	Index int
+	// Overflow marks the overflow stream (WEBHOOKS_OVERFLOW, Of 0): the
+	// events a deliverer moved out of a lane where their organization's
+	// backlog held others up.
+	Overflow bool
 }
 
 // Label names the partition in metrics and logs: "none" for the
-// unpartitioned stream, else "<index>/<of>".
+// unpartitioned stream, "overflow" for the overflow stream, else
+// "<index>/<of>".
 func (p Partition) Label() string {
+	if p.Overflow {
+		return "overflow"
+	}
 	if p.Of == 0 {
 		return "none"
 	}
@@ -82,6 +90,9 @@ func (l Lane) Label() string {
 
 // LanesOf returns the lanes of partition p, each with its consumer.
 func (c Config) LanesOf(p Partition) []Lane {
+	if p.Overflow {
+		return c.overflowLanes(p)
+	}
 	if p.Of == 0 {
 		return []Lane{{Partition: p, Consumer: c.Consumer, Filter: c.SubjectPrefix + ".deliver.>"}}
 	}
@@ -259,6 +270,8 @@ func (c Config) ParseDeliverSubject(subject string) (orgID string, source envelo
 			return "", "", false
 		}
 		return tok[4], envelope.Source(tok[5]), true
+	case len(tok) == 4 && tok[0] == "overflow":
+		return parseOverflowSubject(tok[1:])
 	}
 	return "", "", false
 }
@@ -268,7 +281,10 @@ func (c Config) ParseDeliverSubject(subject string) (orgID string, source envelo
 // stream (deliver and waiting subjects) and, when partitioned, the
 // organization's partition.
 func (c Config) PendingFilters(orgID string, source envelope.Source) map[string]string {
-	out := map[string]string{c.DeliverStream: c.SubjectPrefix + ".*." + orgID + "." + string(source)}
+	out := map[string]string{
+		c.DeliverStream:    c.SubjectPrefix + ".*." + orgID + "." + string(source),
+		c.OverflowStream(): c.OverflowSubject(orgID, source),
+	}
 	if c.Partitioned() {
 		out[c.PartitionStream(c.Partitions, c.PartitionOf(orgID))] = c.PartitionSubject(c.Partitions, orgID, source)
 	}
@@ -313,11 +329,16 @@ func parsePartitionName(name, base string) (of, index int, ok bool) {
 
 // DeliverPartitions returns every deliver stream that exists on the
 // server: the unpartitioned one first, then the partitions of every count,
-// ordered by count and index. Streams of a count other than c's are left
-// from a change of the count and are consumed until they are empty.
+// ordered by count and index, then the overflow stream when it exists.
+// Streams of a count other than c's are left from a change of the count
+// and are consumed until they are empty.
 func DeliverPartitions(ctx context.Context, js jetstream.JetStream, c Config) ([]Partition, error) {
 	c = c.WithDefaults()
-	return listPartitions(ctx, js, c.DeliverStream, c.partitionPrefix(), "partition streams")
+	parts, err := listPartitions(ctx, js, c.DeliverStream, c.partitionPrefix(), "partition streams")
+	if err != nil {
+		return nil, err
+	}
+	return withOverflow(ctx, js, c, parts)
 }
 
 // listPartitions returns base first, then the streams named base_P<of>_<k>

@@ -89,7 +89,7 @@ func TestMappingStoresEachOrganizationOnItsPartition(t *testing.T) {
 	for _, p := range parts {
 		names = append(names, p.Stream+"="+p.Label())
 	}
-	if got := strings.Join(names, " "); got != "WEBHOOKS=none WEBHOOKS_P3_0=0/3 WEBHOOKS_P3_1=1/3 WEBHOOKS_P3_2=2/3" {
+	if got := strings.Join(names, " "); got != "WEBHOOKS=none WEBHOOKS_P3_0=0/3 WEBHOOKS_P3_1=1/3 WEBHOOKS_P3_2=2/3 WEBHOOKS_OVERFLOW=overflow" {
 		t.Errorf("DeliverPartitions = %s", got)
 	}
 }

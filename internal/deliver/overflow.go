@@ -1,0 +1,307 @@
+package deliver
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/sixtyfour-oss/webhooks/pkg/streams"
+)
+
+// Moving a backlog out of the way. A lane's consumer delivers in arrival
+// order, so an organization whose events share a lane with another's
+// backlog waits for that backlog to be delivered. When a lane has at least
+// OverflowThreshold messages pending, the deliverer counts them by
+// organization (the stream's per-subject counts) every OverflowCheckEvery;
+// an organization with OverflowThreshold or more there, while another
+// organization has messages there too, is moved: its messages pulled from
+// the lane on their first delivery are published to the overflow stream
+// (WEBHOOKS_OVERFLOW, on the organization's overflow lane) and only then
+// acked, instead of being delivered. The lane then reaches the other
+// organizations' events at the speed of moving, not of delivering. The
+// overflow lanes are pulled from like any other lane, so the moved
+// organizations take turns with everyone else. A lone organization is
+// never moved (nobody waits behind it), so moving costs nothing when only
+// one organization has traffic.
+
+// maxMoving bounds the moves in flight in one process.
+const maxMoving = 256
+
+// movePause is how long moving stays off after a move failed (the
+// overflow stream is unavailable): the lanes deliver in order meanwhile.
+const movePause = 30 * time.Second
+
+// moveTimeout bounds one move's publish.
+const moveTimeout = 5 * time.Second
+
+// overflowKeep is the fraction of OverflowThreshold at which an organization
+// already being moved from a lane stops being moved (hysteresis: the last of
+// its backlog ahead of the others is moved too).
+const overflowKeep = 10
+
+// movers is the set of organizations moved from one lane.
+type movers map[string]struct{}
+
+// watchBacklogs decides, every OverflowCheckEvery until ctx ends, which
+// organizations are moved from each lane (see the comment at the top).
+func (d *Deliverer) watchBacklogs(ctx context.Context) {
+	if d.cfg.OverflowThreshold < 0 {
+		return
+	}
+	tick := time.NewTicker(d.cfg.OverflowCheckEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		srcs := d.activeSources()
+		paused := time.Now().UnixNano() < d.movePausedUntil.Load()
+		for _, src := range srcs {
+			if src.part.Overflow {
+				continue
+			}
+			if paused || !d.hasOverflow(srcs) {
+				src.movers.Store(nil)
+				continue
+			}
+			current := src.movers.Load()
+			if current == nil && src.pending.Load() < uint64(d.cfg.OverflowThreshold) {
+				continue
+			}
+			next, err := d.backloggedOrgs(ctx, src, current)
+			if err != nil {
+				if ctx.Err() == nil {
+					d.log.Warn().Err(err).Str("stream", src.part.Stream).Msg("cannot count a lane's messages by organization; delivering it in order meanwhile")
+				}
+				src.movers.Store(nil)
+				continue
+			}
+			if next == nil {
+				src.movers.Store(nil)
+			} else {
+				src.movers.Store(&next)
+			}
+			if (current == nil) != (next == nil) {
+				d.resizePull(src)
+			}
+			d.logMovers(src, current, next)
+		}
+	}
+}
+
+// resizePull makes src's pull again, with the buffer sourcePrefetch now
+// gives it: it drains the current one (the messages already in its buffer
+// are still handed out), and the pull loop then makes a new one.
+func (d *Deliverer) resizePull(src *source) {
+	if it := src.current.Load(); it != nil {
+		src.resizing.Store(true)
+		(*it).Drain()
+	}
+}
+
+// hasOverflow reports whether the overflow stream is among srcs (a
+// deployment whose streams an earlier release made has none).
+func (d *Deliverer) hasOverflow(srcs []*source) bool {
+	for _, s := range srcs {
+		if s.part.Overflow {
+			return true
+		}
+	}
+	return false
+}
+
+// backloggedOrgs counts src's messages by organization and returns the
+// organizations to move from it (nil for none): those with at least
+// OverflowThreshold messages there (a tenth of it for those in current,
+// already being moved), when another organization has messages there too.
+func (d *Deliverer) backloggedOrgs(ctx context.Context, src *source, current *movers) (movers, error) {
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	st, err := d.js.Stream(cctx, src.part.Stream)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", src.part.Stream, err)
+	}
+	info, err := st.Info(cctx, jetstream.WithSubjectFilter(src.lane.Filter))
+	if err != nil {
+		return nil, fmt.Errorf("count %s's messages on %s: %w", src.lane.Filter, src.part.Stream, err)
+	}
+	perOrg := map[string]uint64{}
+	for subject, n := range info.State.Subjects {
+		if org, _, ok := d.cfg.Streams.ParseDeliverSubject(subject); ok {
+			perOrg[org] += n
+		}
+	}
+	if len(perOrg) < 2 {
+		return nil, nil
+	}
+	var out movers
+	for org, n := range perOrg {
+		limit := uint64(d.cfg.OverflowThreshold)
+		if current != nil {
+			if _, moving := (*current)[org]; moving {
+				limit = max(1, limit/overflowKeep)
+			}
+		}
+		if n >= limit {
+			if out == nil {
+				out = movers{}
+			}
+			out[org] = struct{}{}
+		}
+	}
+	return out, nil
+}
+
+// logMovers logs the organizations that start or stop being moved.
+func (d *Deliverer) logMovers(src *source, before *movers, after movers) {
+	for org := range after {
+		if before == nil {
+			d.log.Info().Str("org_id", org).Str("stream", src.part.Stream).Str("partition", src.lane.Label()).Msg("organization's backlog holds others up in its lane: moving its new messages to the overflow stream")
+			continue
+		}
+		if _, was := (*before)[org]; !was {
+			d.log.Info().Str("org_id", org).Str("stream", src.part.Stream).Str("partition", src.lane.Label()).Msg("organization's backlog holds others up in its lane: moving its new messages to the overflow stream")
+		}
+	}
+	if before == nil {
+		return
+	}
+	for org := range *before {
+		if _, still := after[org]; !still {
+			d.log.Info().Str("org_id", org).Str("stream", src.part.Stream).Str("partition", src.lane.Label()).Msg("organization no longer holds others up in its lane: delivering it from there again")
+		}
+	}
+}
+
+// moveTarget reports whether msg, just pulled from src, is to be moved,
+// and where: an organization being moved from src, on its first delivery
+// (a retry waits out its delay on the lane, with its attempt count).
+func (d *Deliverer) moveTarget(src *source, msg jetstream.Msg) (string, bool) {
+	m := src.movers.Load()
+	if m == nil {
+		return "", false
+	}
+	org, source, ok := d.cfg.Streams.ParseDeliverSubject(msg.Subject())
+	if !ok {
+		return "", false
+	}
+	if _, moved := (*m)[org]; !moved {
+		return "", false
+	}
+	if meta, err := msg.Metadata(); err != nil || meta.NumDelivered != 1 {
+		return "", false
+	}
+	return d.cfg.Streams.OverflowSubject(org, source), true
+}
+
+// move publishes p's message to subject on the overflow stream, then acks
+// it on its lane, in a goroutine of its own; at most maxMoving run at once
+// (the pull waits for one to end). When the publish fails, moving is
+// paused for movePause and the message is delivered from here after all.
+// It returns false when ctx ended before the move could start; the message
+// is then left unacknowledged and redelivered after AckWait.
+func (d *Deliverer) move(ctx, work context.Context, p pulled, subject string) bool {
+	select {
+	case d.moving <- struct{}{}:
+	case <-ctx.Done():
+		return false
+	}
+	d.inflight.Add(1)
+	go func() {
+		defer func() {
+			<-d.moving
+			d.inflight.Done()
+		}()
+		if err := d.publishMoved(work, p.msg, subject); err != nil {
+			d.pauseMoving(err)
+			d.deliverHere(work, p)
+			return
+		}
+		// If this ack is lost, the message comes back on its lane (as a
+		// redelivery, which is not moved) and is delivered from both: a
+		// duplicate POST, as after any lost ack.
+		_ = p.msg.Ack()
+		d.metrics.Moved(p.src.part.Label())
+	}()
+	return true
+}
+
+// publishMoved stores msg on the overflow subject, with its headers (but
+// JetStream's own), the time it was first stored and where from; its
+// message id lets JetStream drop a second move of the same message.
+func (d *Deliverer) publishMoved(ctx context.Context, msg jetstream.Msg, subject string) error {
+	meta, err := msg.Metadata()
+	if err != nil {
+		return fmt.Errorf("message metadata: %w", err)
+	}
+	out := nats.NewMsg(subject)
+	for k, v := range msg.Headers() {
+		if !strings.HasPrefix(k, "Nats-") && k != streams.HeaderQueuedAt && k != streams.HeaderMovedFrom {
+			out.Header[k] = append([]string(nil), v...)
+		}
+	}
+	from := meta.Stream + "/" + strconv.FormatUint(meta.Sequence.Stream, 10)
+	out.Header.Set(streams.HeaderQueuedAt, meta.Timestamp.UTC().Format(time.RFC3339Nano))
+	out.Header.Set(streams.HeaderMovedFrom, from)
+	// The original id first (a replay's, <event id>:<n>, is how its status
+	// finds it), then where from: unique per message moved.
+	out.Header.Set(jetstream.MsgIDHeader, msg.Headers().Get(jetstream.MsgIDHeader)+"~moved-"+strings.ReplaceAll(from, "/", "-"))
+	out.Data = msg.Data()
+	pctx, cancel := context.WithTimeout(ctx, moveTimeout)
+	defer cancel()
+	if _, err := d.js.PublishMsg(pctx, out, jetstream.WithExpectStream(d.cfg.Streams.OverflowStream())); err != nil {
+		return fmt.Errorf("move %s to %s: %w", from, subject, err)
+	}
+	return nil
+}
+
+// pauseMoving turns moving off for movePause after a failed move.
+func (d *Deliverer) pauseMoving(err error) {
+	until := time.Now().Add(movePause).UnixNano()
+	if prev := d.movePausedUntil.Swap(until); prev < time.Now().UnixNano() {
+		d.log.Warn().Err(err).Dur("pause", movePause).Msg("cannot move a message to the overflow stream: delivering every lane in order for a while")
+	}
+	for _, src := range d.activeSources() {
+		src.movers.Store(nil)
+	}
+}
+
+// deliverHere delivers p as the pull loop would have: it takes a worker
+// slot and handles the message. When work ends first, the message is left
+// unacknowledged and redelivered after AckWait.
+func (d *Deliverer) deliverHere(work context.Context, p pulled) {
+	select {
+	case d.slots <- struct{}{}:
+	case <-work.Done():
+		return
+	}
+	d.inflight.Add(1)
+	d.metrics.InFlight(1)
+	if !d.handle(work, p.msg, p.src) {
+		d.done()
+	}
+}
+
+// queuedAt is when a message's event was first stored: a moved message's
+// streams.HeaderQueuedAt, else its own time on the stream.
+func queuedAt(msg jetstream.Msg, meta *jetstream.MsgMetadata, moved bool) time.Time {
+	if moved {
+		return streams.QueuedAt(msg.Headers(), meta.Timestamp)
+	}
+	return meta.Timestamp
+}
+
+// backlogState is what a source keeps for moving: embedded in source.
+type backlogState struct {
+	pending  atomic.Uint64          // NumPending after its last message
+	movers   atomic.Pointer[movers] // the organizations moved from it; nil: none
+	resizing atomic.Bool            // its pull is being drained to be made again
+}
