@@ -93,13 +93,18 @@ func checkConsumers(ctx context.Context, js jetstream.JetStream, sc streams.Conf
 // removeOwnConsumers deletes the consumers that a full quickstart left in
 // the streams of sc, so that the default ones can be created next to
 // nothing (the broker-only mode). The events they had not delivered stay
-// on WEBHOOKS for the next consumer. It returns the names it removed.
+// on WEBHOOKS (and WEBHOOKS_OVERFLOW) for the next consumer. It returns the names it removed.
 func removeOwnConsumers(ctx context.Context, js jetstream.JetStream, sc streams.Config) ([]string, error) {
 	own := ownStreams(sc)
+	var overflow []string
+	for _, l := range own.LanesOf(own.OverflowPartition()) {
+		overflow = append(overflow, l.Consumer)
+	}
 	var removed []string
 	for stream, mine := range map[string][]string{
-		own.DeliverStream:  {own.Consumer, own.WaiterConsumer},
-		own.AttemptsStream: {own.LogConsumer},
+		own.DeliverStream:    {own.Consumer, own.WaiterConsumer},
+		own.AttemptsStream:   {own.LogConsumer},
+		own.OverflowStream(): overflow,
 	} {
 		names, err := consumerNames(ctx, js, stream)
 		if err != nil {

@@ -269,8 +269,8 @@ func (d *Deliverer) drain(ctx, work context.Context, src *source, it jetstream.M
 		if meta, err := msg.Metadata(); err == nil {
 			src.pending.Store(meta.NumPending)
 		}
-		if subject, ok := d.moveTarget(src, msg); ok {
-			if !d.move(ctx, work, pulled{msg: msg, src: src}, subject) {
+		if to, ok := d.moveTarget(src, msg); ok {
+			if !d.move(ctx, work, pulled{msg: msg, src: src}, to) {
 				return nil
 			}
 			continue

@@ -3,14 +3,12 @@ package deliver
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
 	"github.com/sixtyfour-oss/webhooks/pkg/streams"
 )
 
@@ -63,38 +61,44 @@ func (d *Deliverer) watchBacklogs(ctx context.Context) {
 		case <-tick.C:
 		}
 		srcs := d.activeSources()
-		paused := time.Now().UnixNano() < d.movePausedUntil.Load()
+		on := d.hasOverflow(srcs) && time.Now().UnixNano() >= d.movePausedUntil.Load()
 		for _, src := range srcs {
-			if src.part.Overflow {
-				continue
+			if !src.part.Overflow {
+				d.checkBacklog(ctx, src, on)
 			}
-			if paused || !d.hasOverflow(srcs) {
-				src.movers.Store(nil)
-				continue
-			}
-			current := src.movers.Load()
-			if current == nil && src.pending.Load() < uint64(d.cfg.OverflowThreshold) {
-				continue
-			}
-			next, err := d.backloggedOrgs(ctx, src, current)
-			if err != nil {
-				if ctx.Err() == nil {
-					d.log.Warn().Err(err).Str("stream", src.part.Stream).Msg("cannot count a lane's messages by organization; delivering it in order meanwhile")
-				}
-				src.movers.Store(nil)
-				continue
-			}
-			if next == nil {
-				src.movers.Store(nil)
-			} else {
-				src.movers.Store(&next)
-			}
-			if (current == nil) != (next == nil) {
-				d.resizePull(src)
-			}
-			d.logMovers(src, current, next)
 		}
 	}
+}
+
+// checkBacklog decides which organizations are moved from src, with
+// moving on or not (no overflow stream, or paused after a failed move).
+func (d *Deliverer) checkBacklog(ctx context.Context, src *source, on bool) {
+	current := src.movers.Load()
+	var next movers
+	if on {
+		if current == nil && src.pending.Load() < uint64(d.cfg.OverflowThreshold) {
+			return
+		}
+		var err error
+		if next, err = d.backloggedOrgs(ctx, src, current); err != nil && ctx.Err() == nil {
+			d.log.Warn().Err(err).Str("stream", src.part.Stream).Msg("cannot count a lane's messages by organization; delivering it in order meanwhile")
+		}
+	}
+	d.setMovers(src, current, next)
+}
+
+// setMovers makes next the organizations moved from src (nil: none) and
+// remakes src's pull when its buffer changes (see sourcePrefetch).
+func (d *Deliverer) setMovers(src *source, current *movers, next movers) {
+	if next == nil {
+		src.movers.Store(nil)
+	} else {
+		src.movers.Store(&next)
+	}
+	if (current == nil) != (next == nil) {
+		d.resizePull(src)
+	}
+	d.logMovers(src, current, next)
 }
 
 // resizePull makes src's pull again, with the buffer sourcePrefetch now
@@ -181,34 +185,41 @@ func (d *Deliverer) logMovers(src *source, before *movers, after movers) {
 	}
 }
 
+// moveTo is whose overflow subject a moved message goes to.
+type moveTo struct {
+	org    string
+	source envelope.Source
+}
+
 // moveTarget reports whether msg, just pulled from src, is to be moved,
-// and where: an organization being moved from src, on its first delivery
-// (a retry waits out its delay on the lane, with its attempt count).
-func (d *Deliverer) moveTarget(src *source, msg jetstream.Msg) (string, bool) {
+// and whose it is: an organization being moved from src, on its first
+// delivery (a retry waits out its delay on the lane, with its attempt
+// count).
+func (d *Deliverer) moveTarget(src *source, msg jetstream.Msg) (moveTo, bool) {
 	m := src.movers.Load()
 	if m == nil {
-		return "", false
+		return moveTo{}, false
 	}
 	org, source, ok := d.cfg.Streams.ParseDeliverSubject(msg.Subject())
 	if !ok {
-		return "", false
+		return moveTo{}, false
 	}
 	if _, moved := (*m)[org]; !moved {
-		return "", false
+		return moveTo{}, false
 	}
 	if meta, err := msg.Metadata(); err != nil || meta.NumDelivered != 1 {
-		return "", false
+		return moveTo{}, false
 	}
-	return d.cfg.Streams.OverflowSubject(org, source), true
+	return moveTo{org: org, source: source}, true
 }
 
-// move publishes p's message to subject on the overflow stream, then acks
+// move publishes p's message to to's overflow subject, then acks
 // it on its lane, in a goroutine of its own; at most maxMoving run at once
 // (the pull waits for one to end). When the publish fails, moving is
 // paused for movePause and the message is delivered from here after all.
 // It returns false when ctx ended before the move could start; the message
 // is then left unacknowledged and redelivered after AckWait.
-func (d *Deliverer) move(ctx, work context.Context, p pulled, subject string) bool {
+func (d *Deliverer) move(ctx, work context.Context, p pulled, to moveTo) bool {
 	select {
 	case d.moving <- struct{}{}:
 	case <-ctx.Done():
@@ -220,7 +231,7 @@ func (d *Deliverer) move(ctx, work context.Context, p pulled, subject string) bo
 			<-d.moving
 			d.inflight.Done()
 		}()
-		if err := d.publishMoved(work, p.msg, subject); err != nil {
+		if err := d.publishMoved(work, p.msg, to); err != nil {
 			d.pauseMoving(err)
 			d.deliverHere(work, p)
 			return
@@ -234,31 +245,18 @@ func (d *Deliverer) move(ctx, work context.Context, p pulled, subject string) bo
 	return true
 }
 
-// publishMoved stores msg on the overflow subject, with its headers (but
-// JetStream's own), the time it was first stored and where from; its
-// message id lets JetStream drop a second move of the same message.
-func (d *Deliverer) publishMoved(ctx context.Context, msg jetstream.Msg, subject string) error {
+// publishMoved stores msg on the overflow stream (see
+// streams.Config.MovedMsg).
+func (d *Deliverer) publishMoved(ctx context.Context, msg jetstream.Msg, to moveTo) error {
 	meta, err := msg.Metadata()
 	if err != nil {
 		return fmt.Errorf("message metadata: %w", err)
 	}
-	out := nats.NewMsg(subject)
-	for k, v := range msg.Headers() {
-		if !strings.HasPrefix(k, "Nats-") && k != streams.HeaderQueuedAt && k != streams.HeaderMovedFrom {
-			out.Header[k] = append([]string(nil), v...)
-		}
-	}
-	from := meta.Stream + "/" + strconv.FormatUint(meta.Sequence.Stream, 10)
-	out.Header.Set(streams.HeaderQueuedAt, meta.Timestamp.UTC().Format(time.RFC3339Nano))
-	out.Header.Set(streams.HeaderMovedFrom, from)
-	// The original id first (a replay's, <event id>:<n>, is how its status
-	// finds it), then where from: unique per message moved.
-	out.Header.Set(jetstream.MsgIDHeader, msg.Headers().Get(jetstream.MsgIDHeader)+"~moved-"+strings.ReplaceAll(from, "/", "-"))
-	out.Data = msg.Data()
+	out := d.cfg.Streams.MovedMsg(to.org, to.source, msg.Headers(), msg.Data(), meta.Stream, meta.Sequence.Stream, meta.Timestamp)
 	pctx, cancel := context.WithTimeout(ctx, moveTimeout)
 	defer cancel()
 	if _, err := d.js.PublishMsg(pctx, out, jetstream.WithExpectStream(d.cfg.Streams.OverflowStream())); err != nil {
-		return fmt.Errorf("move %s to %s: %w", from, subject, err)
+		return fmt.Errorf("move %s/%d to %s: %w", meta.Stream, meta.Sequence.Stream, out.Subject, err)
 	}
 	return nil
 }
@@ -270,7 +268,9 @@ func (d *Deliverer) pauseMoving(err error) {
 		d.log.Warn().Err(err).Dur("pause", movePause).Msg("cannot move a message to the overflow stream: delivering every lane in order for a while")
 	}
 	for _, src := range d.activeSources() {
-		src.movers.Store(nil)
+		if current := src.movers.Load(); current != nil {
+			d.setMovers(src, current, nil)
+		}
 	}
 }
 

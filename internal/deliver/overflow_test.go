@@ -81,9 +81,11 @@ func TestBacklogIsMovedOutOfItsLaneMatesWay(t *testing.T) {
 				t.Fatal(err)
 			}
 			jstest.Eventually(t, 20*time.Second, func() bool { return fast.count() == 1 }, "the lane-mate's event delivered")
-			if n := slow.count(); n >= backlog/2 {
+			n := slow.count()
+			if n >= backlog/2 {
 				t.Errorf("the lane-mate's event arrived after %d of the %d backlog events: it waited behind them", n, backlog)
 			}
+			t.Logf("the lane-mate's event arrived after %d of the %d backlog events", n, backlog)
 			jstest.Eventually(t, 40*time.Second, func() bool { return len(receivedIDs(slow)) >= backlog }, "the whole backlog delivered")
 			out := h.finalOutcome(noisy, envelope.SourceJob, last, 20*time.Second)
 			if out.State != envelope.StateDelivered || out.Attempts != 2 {
@@ -152,4 +154,34 @@ func TestOverflowSettings(t *testing.T) {
 	if c.OverflowThreshold != DefaultOverflowThreshold || c.OverflowCheckEvery != DefaultOverflowCheckEvery {
 		t.Errorf("defaults: threshold %d, every %v", c.OverflowThreshold, c.OverflowCheckEvery)
 	}
+}
+
+// When a move fails (here the overflow stream was deleted under a running
+// deliverer), the message is delivered from its lane after all and moving
+// pauses: every event is delivered, once, and none is left behind.
+func TestFailedMoveDeliversFromTheLane(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, streams.Config{AckWait: 10 * time.Second})
+	noisy := "org_noisy"
+	quiet := laneMate(t, h.streams, noisy)
+	slow := newReceiver(t, func(int, *http.Request) int { time.Sleep(2 * time.Millisecond); return http.StatusNoContent })
+	const backlog = 600
+	ctx := jstest.Context(t, 60*time.Second)
+	for i := range backlog {
+		if _, err := h.pub.PublishJob(ctx, noisy, slow.URL, jobResult(fmt.Sprintf("task-%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := h.pub.PublishJob(ctx, quiet, slow.URL, jobResult("quiet")); err != nil {
+		t.Fatal(err)
+	}
+	h.start(overflowConfig(), nil)
+	if err := h.js.DeleteStream(ctx, h.streams.OverflowStream()); err != nil {
+		t.Fatal(err)
+	}
+	jstest.Eventually(t, 40*time.Second, func() bool { return slow.count() >= backlog+1 }, "every event delivered")
+	if got := receivedIDs(slow); len(got) != backlog+1 || slow.count() != backlog+1 {
+		t.Errorf("%d requests for %d distinct events, want %d of each", slow.count(), len(got), backlog+1)
+	}
+	jstest.Eventually(t, 10*time.Second, func() bool { return h.pending(ctx) == 0 }, "WEBHOOKS empty")
 }

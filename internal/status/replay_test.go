@@ -78,3 +78,38 @@ func TestLookupAfterReplay(t *testing.T) {
 		t.Errorf("not replayed: %+v, %v; want replay 0, in undelivered, no previous round", got, err)
 	}
 }
+
+// A queued replay that a deliverer moved to the overflow stream (its
+// organization's backlog held others up) is still reported as queued,
+// with the time it was first queued on WEBHOOKS.
+func TestLookupFindsAMovedReplay(t *testing.T) {
+	e := newEnv(t)
+	failed := e.deadLetter("org_a")
+	if sum, err := undelivered.Replay(e.ctx, e.js, e.sc, undelivered.Filter{EventIDs: []string{failed.EventID}}, undelivered.ReplayOptions{}); err != nil || sum.Replayed != 1 {
+		t.Fatalf("Replay = %+v, %v; want 1 replayed", sum, err)
+	}
+	deliver, err := e.js.Stream(e.ctx, e.sc.DeliverStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	queued, err := deliver.GetLastMsgForSubject(e.ctx, e.sc.DeliverSubject("org_a", envelope.SourceJob))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What the deliverer's move does: publish the copy, then ack (here:
+	// delete) the original.
+	moved := e.sc.MovedMsg("org_a", envelope.SourceJob, queued.Header, queued.Data, e.sc.DeliverStream, queued.Sequence, queued.Time)
+	if _, err := e.js.PublishMsg(e.ctx, moved); err != nil {
+		t.Fatal(err)
+	}
+	if err := deliver.DeleteMsg(e.ctx, queued.Sequence); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Lookup(e.ctx, e.store, e.js, e.sc, Query{EventID: failed.EventID})
+	if err != nil || len(got) != 1 {
+		t.Fatalf("Lookup = %+v, %v; want one status", got, err)
+	}
+	if s := got[0]; !s.ReplayQueued || s.Replay != 1 || !s.QueuedAt.Equal(queued.Time.UTC()) {
+		t.Errorf("moved replay: queued %v, replay %d, queued at %v; want queued, replay 1, queued at %v (on WEBHOOKS)", s.ReplayQueued, s.Replay, s.QueuedAt, queued.Time.UTC())
+	}
+}

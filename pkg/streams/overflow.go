@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -36,6 +37,28 @@ func QueuedAt(h nats.Header, stored time.Time) time.Time {
 		return t
 	}
 	return stored
+}
+
+// MovedMsg is the copy of a pending delivery that a deliverer stores on
+// the overflow stream when it moves it: on the organization's overflow
+// subject, with the original body and headers (but JetStream's own), plus
+// HeaderQueuedAt (stored, when it was first stored) and HeaderMovedFrom;
+// its Nats-Msg-Id is the original one (a replay's, <event id>:<n>, is how
+// its status finds it) followed by ~moved-<stream>-<sequence>, unique per
+// message moved, so JetStream drops a second move of the same message.
+func (c Config) MovedMsg(orgID string, source envelope.Source, h nats.Header, data []byte, stream string, seq uint64, stored time.Time) *nats.Msg {
+	out := nats.NewMsg(c.OverflowSubject(orgID, source))
+	for k, v := range h {
+		if !strings.HasPrefix(k, "Nats-") && k != HeaderQueuedAt && k != HeaderMovedFrom {
+			out.Header[k] = append([]string(nil), v...)
+		}
+	}
+	from := strconv.FormatUint(seq, 10)
+	out.Header.Set(HeaderQueuedAt, QueuedAt(h, stored).UTC().Format(time.RFC3339Nano))
+	out.Header.Set(HeaderMovedFrom, stream+"/"+from)
+	out.Header.Set(jetstream.MsgIDHeader, h.Get(jetstream.MsgIDHeader)+"~moved-"+stream+"-"+from)
+	out.Data = data
+	return out
 }
 
 // overflowSuffix names the overflow stream after the deliver stream.
