@@ -178,7 +178,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		start(src)
 	}
 	d.running.Store(true)
-	pulls.Go(func() { d.discover(ctx, work, start) })
+	pulls.Go(func() { d.discover(ctx, start) })
 	pulls.Wait()
 	d.running.Store(false)
 
@@ -350,16 +350,23 @@ func (d *Deliverer) next(ctx context.Context, it jetstream.MessagesContext) (jet
 // StallTimeout. Pulls have been seen to go silent at high concurrency
 // (and after reconnects) without reporting an error.
 func (d *Deliverer) watchdog(ctx context.Context) {
-	tick := time.NewTicker(d.cfg.StallTimeout / 4)
+	everyTick(ctx, d.cfg.StallTimeout/4, func() {
+		for _, src := range d.activeSources() {
+			d.checkStalled(ctx, src)
+		}
+	})
+}
+
+// everyTick calls fn every interval until ctx ends.
+func everyTick(ctx context.Context, interval time.Duration, fn func()) {
+	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-		}
-		for _, src := range d.activeSources() {
-			d.checkStalled(ctx, src)
+			fn()
 		}
 	}
 }

@@ -52,14 +52,7 @@ func (d *Deliverer) watchBacklogs(ctx context.Context) {
 	if d.cfg.OverflowThreshold < 0 {
 		return
 	}
-	tick := time.NewTicker(d.cfg.OverflowCheckEvery)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	everyTick(ctx, d.cfg.OverflowCheckEvery, func() {
 		srcs := d.activeSources()
 		on := d.hasOverflow(srcs) && time.Now().UnixNano() >= d.movePausedUntil.Load()
 		for _, src := range srcs {
@@ -67,7 +60,7 @@ func (d *Deliverer) watchBacklogs(ctx context.Context) {
 				d.checkBacklog(ctx, src, on)
 			}
 		}
-	}
+	})
 }
 
 // checkBacklog decides which organizations are moved from src, with
@@ -166,21 +159,21 @@ func (d *Deliverer) backloggedOrgs(ctx context.Context, src *source, current *mo
 
 // logMovers logs the organizations that start or stop being moved.
 func (d *Deliverer) logMovers(src *source, before *movers, after movers) {
+	var was movers
+	if before != nil {
+		was = *before
+	}
+	log := func(org, msg string) {
+		d.log.Info().Str("org_id", org).Str("stream", src.part.Stream).Str("partition", src.lane.Label()).Msg(msg)
+	}
 	for org := range after {
-		if before == nil {
-			d.log.Info().Str("org_id", org).Str("stream", src.part.Stream).Str("partition", src.lane.Label()).Msg("organization's backlog holds others up in its lane: moving its new messages to the overflow stream")
-			continue
-		}
-		if _, was := (*before)[org]; !was {
-			d.log.Info().Str("org_id", org).Str("stream", src.part.Stream).Str("partition", src.lane.Label()).Msg("organization's backlog holds others up in its lane: moving its new messages to the overflow stream")
+		if _, moving := was[org]; !moving {
+			log(org, "organization's backlog holds others up in its lane: moving its new messages to the overflow stream")
 		}
 	}
-	if before == nil {
-		return
-	}
-	for org := range *before {
+	for org := range was {
 		if _, still := after[org]; !still {
-			d.log.Info().Str("org_id", org).Str("stream", src.part.Stream).Str("partition", src.lane.Label()).Msg("organization no longer holds others up in its lane: delivering it from there again")
+			log(org, "organization no longer holds others up in its lane: delivering it from there again")
 		}
 	}
 }

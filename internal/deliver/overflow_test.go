@@ -1,7 +1,6 @@
 package deliver
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"sync/atomic"
@@ -95,7 +94,7 @@ func TestBacklogIsMovedOutOfItsLaneMatesWay(t *testing.T) {
 				t.Errorf("%d requests for %d backlog events and one retry: duplicates", got, backlog)
 			}
 			overflow := streamMsgs(ctx, t, h, h.streams.OverflowStream())
-			moved := lastSeq(ctx, t, h, h.streams.OverflowStream())
+			moved := streamState(ctx, t, h, h.streams.OverflowStream()).LastSeq
 			if moved == 0 || overflow != 0 || h.pending(ctx) != 0 {
 				t.Errorf("%d messages moved (want some), %d left on the overflow stream, %d on WEBHOOKS (want 0)", moved, overflow, h.pending(ctx))
 			}
@@ -106,20 +105,6 @@ func TestBacklogIsMovedOutOfItsLaneMatesWay(t *testing.T) {
 			}
 		})
 	}
-}
-
-// lastSeq returns a stream's last sequence: how many messages it ever got.
-func lastSeq(ctx context.Context, t *testing.T, h *harness, name string) uint64 {
-	t.Helper()
-	s, err := h.js.Stream(ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.State.LastSeq
 }
 
 // A backlog nobody waits behind is delivered from its lane: moving is for
@@ -138,7 +123,7 @@ func TestLoneBacklogStaysInItsLane(t *testing.T) {
 	}
 	h.start(overflowConfig(), nil)
 	jstest.Eventually(t, 40*time.Second, func() bool { return slow.count() >= backlog }, "the backlog delivered")
-	if moved := lastSeq(ctx, t, h, h.streams.OverflowStream()); moved != 0 {
+	if moved := streamState(ctx, t, h, h.streams.OverflowStream()).LastSeq; moved != 0 {
 		t.Errorf("%d messages of a lone organization moved to the overflow stream, want 0", moved)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sixtyfour-oss/webhooks/internal/embedded"
 	"github.com/sixtyfour-oss/webhooks/internal/jstest"
@@ -45,6 +46,12 @@ func receivedIDs(rc *receiver) map[string]int {
 // streamMsgs returns how many messages a stream holds.
 func streamMsgs(ctx context.Context, t *testing.T, h *harness, name string) uint64 {
 	t.Helper()
+	return streamState(ctx, t, h, name).Msgs
+}
+
+// streamState returns a stream's state.
+func streamState(ctx context.Context, t *testing.T, h *harness, name string) jetstream.StreamState {
+	t.Helper()
 	s, err := h.js.Stream(ctx, name)
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +60,7 @@ func streamMsgs(ctx context.Context, t *testing.T, h *harness, name string) uint
 	if err != nil {
 		t.Fatal(err)
 	}
-	return info.State.Msgs
+	return info.State
 }
 
 // With three partitions, every organization's events are stored on its

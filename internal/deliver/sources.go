@@ -97,42 +97,38 @@ func (d *Deliverer) bind(ctx context.Context, l streams.Lane) (*source, error) {
 // discover looks for partition streams made after start (a change of the
 // partition count under way) every DiscoverEvery and starts pulling from
 // each, until ctx ends.
-func (d *Deliverer) discover(ctx, work context.Context, start func(*source)) {
-	tick := time.NewTicker(d.cfg.DiscoverEvery)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		parts, err := streams.DeliverPartitions(dctx, d.js, d.cfg.Streams)
-		if err != nil {
-			cancel()
-			d.log.Warn().Err(err).Msg("cannot list the partition streams; trying again later")
+func (d *Deliverer) discover(ctx context.Context, start func(*source)) {
+	everyTick(ctx, d.cfg.DiscoverEvery, func() { d.discoverOnce(ctx, start) })
+}
+
+// discoverOnce starts pulling from the lanes of every partition stream
+// that are not pulled from yet.
+func (d *Deliverer) discoverOnce(ctx context.Context, start func(*source)) {
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	parts, err := streams.DeliverPartitions(dctx, d.js, d.cfg.Streams)
+	if err != nil {
+		d.log.Warn().Err(err).Msg("cannot list the partition streams; trying again later")
+		return
+	}
+	for _, p := range parts {
+		if !d.cfg.wanted(p) {
 			continue
 		}
-		for _, p := range parts {
-			if !d.cfg.wanted(p) {
+		for _, l := range d.cfg.Streams.LanesOf(p) {
+			if d.hasSource(l) {
 				continue
 			}
-			for _, l := range d.cfg.Streams.LanesOf(p) {
-				if d.hasSource(l) {
-					continue
+			src, err := d.bind(dctx, l)
+			if err != nil {
+				if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+					d.log.Warn().Err(err).Str("stream", p.Stream).Str("consumer", l.Consumer).Msg("cannot pull from a new partition stream; trying again later")
 				}
-				src, err := d.bind(dctx, l)
-				if err != nil {
-					if !errors.Is(err, jetstream.ErrConsumerNotFound) {
-						d.log.Warn().Err(err).Str("stream", p.Stream).Str("consumer", l.Consumer).Msg("cannot pull from a new partition stream; trying again later")
-					}
-					continue
-				}
-				d.log.Info().Str("stream", p.Stream).Str("consumer", l.Consumer).Str("partition", l.Label()).Msg("pulling from a new partition stream")
-				start(src)
+				continue
 			}
+			d.log.Info().Str("stream", p.Stream).Str("consumer", l.Consumer).Str("partition", l.Label()).Msg("pulling from a new partition stream")
+			start(src)
 		}
-		cancel()
 	}
 }
 
