@@ -7,7 +7,8 @@
 // subject per organization and source), always before the message is
 // acked, naked or termed; the records are written many at a time by a
 // recorder (recorder.go), and the log writer stores them in the delivery
-// log.
+// log. An organization whose backlog holds other organizations up in a
+// lane is moved out of their way, to WEBHOOKS_OVERFLOW (overflow.go).
 //
 // Any number of deliverer processes may bind to the same consumer.
 package deliver
