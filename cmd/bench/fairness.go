@@ -363,6 +363,9 @@ func fairNoisy(ctx context.Context, o options, r *report, orgs fairOrgs) (timed,
 		return t, p.l, err
 	}
 	r.run("A with B, C ("+orgs.where+"): drain", t, res)
+	if info, err := f.res.Overflow.Stream.Info(ctx); err == nil {
+		r.printf("  moved to %s (A's backlog holding its lane-mates up): %d events", info.Config.Name, info.State.LastSeq)
+	}
 	return t, p.l, f.checkSink(r, int64(o.fairEvents))
 }
 
