@@ -115,20 +115,7 @@ func parseOverflowSubject(tok []string) (orgID string, source envelope.Source, o
 // ensureOverflow creates the overflow stream and the deliverers' consumer
 // of each of its lanes.
 func ensureOverflow(ctx context.Context, js jetstream.JetStream, c Config) (PartitionResources, error) {
-	p := c.OverflowPartition()
-	s, err := js.CreateOrUpdateStream(ctx, c.OverflowStreamConfig())
-	if err != nil {
-		return PartitionResources{}, fmt.Errorf("streams: ensure %s: %w", p.Stream, err)
-	}
-	r := PartitionResources{Partition: p, Stream: s}
-	for _, l := range c.LanesOf(p) {
-		cons, err := s.CreateOrUpdateConsumer(ctx, keepStorage(ctx, s, c.LaneConsumerConfig(l)))
-		if err != nil {
-			return PartitionResources{}, consumerError(ctx, s, l.Consumer, err)
-		}
-		r.Consumers = append(r.Consumers, cons)
-	}
-	return r, nil
+	return ensureLanes(ctx, js, c, c.OverflowPartition(), c.OverflowStreamConfig())
 }
 
 // withOverflow appends the overflow stream to parts when it exists (a

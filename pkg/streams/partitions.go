@@ -278,8 +278,8 @@ func (c Config) ParseDeliverSubject(subject string) (orgID string, source envelo
 
 // PendingFilters returns the streams and subject filters that may hold an
 // organization's pending deliveries of source, per c: the unpartitioned
-// stream (deliver and waiting subjects) and, when partitioned, the
-// organization's partition.
+// stream (deliver and waiting subjects), the overflow stream and, when
+// partitioned, the organization's partition.
 func (c Config) PendingFilters(orgID string, source envelope.Source) map[string]string {
 	out := map[string]string{
 		c.DeliverStream:    c.SubjectPrefix + ".*." + orgID + "." + string(source),
@@ -364,21 +364,31 @@ func listPartitions(ctx context.Context, js jetstream.JetStream, base, prefix, w
 func ensurePartitions(ctx context.Context, js jetstream.JetStream, c Config) ([]PartitionResources, error) {
 	var out []PartitionResources
 	for _, p := range c.ConfiguredPartitions()[1:] {
-		s, err := js.CreateOrUpdateStream(ctx, c.PartitionStreamConfig(p.Of, p.Index))
+		r, err := ensureLanes(ctx, js, c, p, c.PartitionStreamConfig(p.Of, p.Index))
 		if err != nil {
-			return nil, fmt.Errorf("streams: ensure %s: %w", p.Stream, err)
-		}
-		r := PartitionResources{Partition: p, Stream: s}
-		for _, l := range c.LanesOf(p) {
-			cons, err := s.CreateOrUpdateConsumer(ctx, keepStorage(ctx, s, c.LaneConsumerConfig(l)))
-			if err != nil {
-				return nil, consumerError(ctx, s, l.Consumer, err)
-			}
-			r.Consumers = append(r.Consumers, cons)
+			return nil, err
 		}
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// ensureLanes creates the stream of p with sc and the deliverers' consumer
+// of each of its lanes.
+func ensureLanes(ctx context.Context, js jetstream.JetStream, c Config, p Partition, sc jetstream.StreamConfig) (PartitionResources, error) {
+	s, err := js.CreateOrUpdateStream(ctx, sc)
+	if err != nil {
+		return PartitionResources{}, fmt.Errorf("streams: ensure %s: %w", p.Stream, err)
+	}
+	r := PartitionResources{Partition: p, Stream: s}
+	for _, l := range c.LanesOf(p) {
+		cons, err := s.CreateOrUpdateConsumer(ctx, keepStorage(ctx, s, c.LaneConsumerConfig(l)))
+		if err != nil {
+			return PartitionResources{}, consumerError(ctx, s, l.Consumer, err)
+		}
+		r.Consumers = append(r.Consumers, cons)
+	}
+	return r, nil
 }
 
 // keepStorage returns cc with the storage of the consumer of its name that
