@@ -54,14 +54,7 @@ func (c Config) AttemptPartitionStreamConfig(of, index int) jetstream.StreamConf
 // WEBHOOKS_ATTEMPTS first, then one per partition when c is partitioned.
 // Streams of another count are not included: see AttemptStreams.
 func (c Config) ConfiguredAttemptStreams() []Partition {
-	out := []Partition{{Stream: c.AttemptsStream}}
-	if !c.Partitioned() {
-		return out
-	}
-	for k := range c.Partitions {
-		out = append(out, Partition{Stream: c.AttemptPartitionStream(c.Partitions, k), Of: c.Partitions, Index: k})
-	}
-	return out
+	return c.configured(c.AttemptsStream, c.AttemptPartitionStream)
 }
 
 // AttemptStreams returns every attempt stream that exists on the server:

@@ -169,12 +169,18 @@ func (c Config) PartitionSubject(of int, orgID string, source envelope.Source) s
 // another count, left from a change of the count, are not included: see
 // DeliverPartitions.
 func (c Config) ConfiguredPartitions() []Partition {
-	out := []Partition{{Stream: c.DeliverStream}}
+	return c.configured(c.DeliverStream, c.PartitionStream)
+}
+
+// configured returns base, then the c.Partitions streams that name gives
+// when c is partitioned.
+func (c Config) configured(base string, name func(of, index int) string) []Partition {
+	out := []Partition{{Stream: base}}
 	if !c.Partitioned() {
 		return out
 	}
 	for k := range c.Partitions {
-		out = append(out, Partition{Stream: c.PartitionStream(c.Partitions, k), Of: c.Partitions, Index: k})
+		out = append(out, Partition{Stream: name(c.Partitions, k), Of: c.Partitions, Index: k})
 	}
 	return out
 }
