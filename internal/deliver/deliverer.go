@@ -266,8 +266,10 @@ func (d *Deliverer) drain(ctx, work context.Context, src *source, it jetstream.M
 		}
 		src.lastMsg.Store(time.Now().UnixNano())
 		src.pulled.Inc()
-		if meta, err := msg.Metadata(); err == nil {
-			src.pending.Store(meta.NumPending)
+		if d.cfg.OverflowThreshold >= 0 { // the backlog checks read it
+			if meta, err := msg.Metadata(); err == nil {
+				src.pending.Store(meta.NumPending)
+			}
 		}
 		if to, ok := d.moveTarget(src, msg); ok {
 			if !d.move(ctx, work, pulled{msg: msg, src: src}, to) {
@@ -350,25 +352,11 @@ func (d *Deliverer) next(ctx context.Context, it jetstream.MessagesContext) (jet
 // StallTimeout. Pulls have been seen to go silent at high concurrency
 // (and after reconnects) without reporting an error.
 func (d *Deliverer) watchdog(ctx context.Context) {
-	everyTick(ctx, d.cfg.StallTimeout/4, func() {
+	retry.Every(ctx, d.cfg.StallTimeout/4, func() {
 		for _, src := range d.activeSources() {
 			d.checkStalled(ctx, src)
 		}
 	})
-}
-
-// everyTick calls fn every interval until ctx ends.
-func everyTick(ctx context.Context, interval time.Duration, fn func()) {
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			fn()
-		}
-	}
 }
 
 // checkStalled re-creates src's pull when it is stalled.

@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sixtyfour-oss/webhooks/pkg/envelope"
+	"github.com/sixtyfour-oss/webhooks/pkg/retry"
 	"github.com/sixtyfour-oss/webhooks/pkg/streams"
 )
 
@@ -52,7 +53,7 @@ func (d *Deliverer) watchBacklogs(ctx context.Context) {
 	if d.cfg.OverflowThreshold < 0 {
 		return
 	}
-	everyTick(ctx, d.cfg.OverflowCheckEvery, func() {
+	retry.Every(ctx, d.cfg.OverflowCheckEvery, func() {
 		srcs := d.activeSources()
 		on := d.hasOverflow(srcs) && time.Now().UnixNano() >= d.movePausedUntil.Load()
 		for _, src := range srcs {

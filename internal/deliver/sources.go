@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/sixtyfour-oss/webhooks/pkg/retry"
 	"github.com/sixtyfour-oss/webhooks/pkg/streams"
 )
 
@@ -98,7 +99,7 @@ func (d *Deliverer) bind(ctx context.Context, l streams.Lane) (*source, error) {
 // partition count under way) every DiscoverEvery and starts pulling from
 // each, until ctx ends.
 func (d *Deliverer) discover(ctx context.Context, start func(*source)) {
-	everyTick(ctx, d.cfg.DiscoverEvery, func() { d.discoverOnce(ctx, start) })
+	retry.Every(ctx, d.cfg.DiscoverEvery, func() { d.discoverOnce(ctx, start) })
 }
 
 // discoverOnce starts pulling from the lanes of every partition stream

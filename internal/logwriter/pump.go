@@ -128,16 +128,7 @@ func forward(ctx context.Context, it jetstream.MessagesContext, out chan<- jetst
 // discover lists the attempt streams every DiscoverEvery and starts a
 // pump on each one no pump runs on, until ctx ends.
 func (w *Writer) discover(ctx context.Context, start func(source) bool) {
-	tick := time.NewTicker(w.cfg.DiscoverEvery)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		w.discoverOnce(ctx, start)
-	}
+	retry.Every(ctx, w.cfg.DiscoverEvery, func() { w.discoverOnce(ctx, start) })
 }
 
 // discoverOnce is one round of discover.

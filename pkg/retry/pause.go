@@ -18,3 +18,19 @@ func Pause(ctx context.Context, d time.Duration) bool {
 		return false
 	}
 }
+
+// Every calls fn every interval until ctx ends (fn's own run included: a
+// slow fn delays the next call, never overlaps it). It is the loop of the
+// pipeline's periodic checks.
+func Every(ctx context.Context, interval time.Duration, fn func()) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			fn()
+		}
+	}
+}

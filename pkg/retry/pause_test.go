@@ -32,3 +32,26 @@ func TestPause(t *testing.T) {
 		t.Fatal("Pause(1h) did not return within 10s of its context ending")
 	}
 }
+
+// TestEvery calls fn once per interval and returns when ctx ends.
+func TestEvery(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	calls := 0
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		retry.Every(ctx, time.Millisecond, func() {
+			if calls++; calls == 3 {
+				cancel()
+			}
+		})
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Every did not return after its context ended")
+	}
+	if calls != 3 {
+		t.Errorf("fn called %d times, want 3 (the context ended in the third)", calls)
+	}
+}
